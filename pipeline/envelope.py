@@ -1,0 +1,85 @@
+"""Messages as stages see them: what came off a topic, and dead letters built from it."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from dataclasses import dataclass
+
+from pipeline import codec
+from pipeline.models import Article, DeadLetter, Reason, Rejection
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One message off a topic, with where it came from."""
+
+    value: bytes | None
+    key: bytes | None = None
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+    timestamp: float | None = None  # seconds since the epoch, from the broker
+
+    def received_at(self) -> str:
+        moment = self.timestamp if self.timestamp is not None else utc_now().timestamp()
+        return isoformat(dt.datetime.fromtimestamp(moment, tz=dt.UTC))
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(tz=dt.UTC)
+
+
+def isoformat(moment: dt.datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_timestamp(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _text_or_base64(data: bytes | None) -> tuple[str, str]:
+    if data is None:
+        return "", "utf-8"
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return base64.b64encode(data).decode("ascii"), "base64"
+
+
+def dead_letter(
+    stage: str, message: Incoming, rejection: Rejection, article_id: str | None = None
+) -> DeadLetter:
+    payload, encoding = _text_or_base64(message.value)
+    key, _ = _text_or_base64(message.key) if message.key is not None else (None, None)
+    return DeadLetter(
+        stage=stage,
+        reason=rejection.reason,
+        error=rejection.error,
+        payload=payload,
+        payload_encoding=encoding,
+        key=key,
+        article_id=article_id,
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        failed_at=isoformat(utc_now()),
+    )
+
+
+def decode_article(message: Incoming) -> Article | Rejection:
+    """Decode an article written by an earlier stage.
+
+    Only Wirestream writes these topics, so a structural check is enough here; the tests hold
+    every stage's output to its JSON Schema.
+    """
+    try:
+        data = codec.loads(message.value or b"")
+        article = Article.from_dict(data)
+    except codec.JSONDecodeError as exc:
+        return Rejection(Reason.INVALID_EVENT, f"not JSON: {exc}")
+    except (KeyError, TypeError, AttributeError) as exc:
+        return Rejection(Reason.INVALID_EVENT, f"not an article event: {exc!r}")
+    if not isinstance(article.text, str) or not article.text:
+        return Rejection(Reason.INVALID_EVENT, "article event without text")
+    return article

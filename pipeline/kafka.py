@@ -1,0 +1,76 @@
+"""Kafka connection details shared by workers, producers and admin tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
+
+from pipeline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def bootstrap_servers(url: str) -> list[str]:
+    """`kafka://a:9092;b:9092` or `a:9092,b:9092` to aiokafka's list of host:port."""
+    servers = []
+    for part in url.replace(";", ",").split(","):
+        part = part.strip()
+        if "://" in part:
+            part = part.split("://", 1)[1]
+        if part:
+            servers.append(part if ":" in part else f"{part}:9092")
+    return servers
+
+
+def faust_broker_url(url: str) -> str:
+    return ";".join(f"kafka://{server}" for server in bootstrap_servers(url))
+
+
+def client_options(settings: Settings) -> dict[str, object]:
+    """Options every aiokafka client of ours is created with."""
+    return {"bootstrap_servers": bootstrap_servers(settings.broker_url)}
+
+
+class BrokerUnavailable(RuntimeError):
+    """The broker could not be reached within the allowed time."""
+
+
+async def ensure_topics(settings: Settings, wait: float = 30.0) -> None:
+    """Create the pipeline's topics with the configured partitions if they do not exist.
+
+    Retries while the broker is unreachable, then fails with a readable message.
+    """
+    deadline = asyncio.get_running_loop().time() + wait
+    attempt = 0
+    while True:
+        attempt += 1
+        admin = AIOKafkaAdminClient(**client_options(settings), request_timeout_ms=10_000)
+        try:
+            await admin.start()
+            existing = set(await admin.list_topics())
+            missing = [t for t in settings.pipeline_topics if t not in existing]
+            if missing:
+                await admin.create_topics(
+                    [
+                        NewTopic(t, settings.partitions, settings.replication_factor)
+                        for t in missing
+                    ]
+                )
+                log.info("created topics %s", ", ".join(missing))
+            return
+        except TopicAlreadyExistsError:
+            return
+        except (KafkaConnectionError, KafkaError, OSError) as exc:
+            if asyncio.get_running_loop().time() >= deadline:
+                raise BrokerUnavailable(
+                    f"cannot reach Kafka at {settings.broker_url} ({exc.__class__.__name__}: "
+                    f"{exc}); is the broker running? Set --broker or WIRESTREAM_BROKER."
+                ) from exc
+            delay = min(0.5 * attempt, 3.0)
+            log.warning("broker %s not reachable (%s); retrying in %.1fs", settings.broker_url, exc, delay)
+            await asyncio.sleep(delay)
+        finally:
+            await admin.close()

@@ -1,0 +1,70 @@
+"""Prometheus metrics of the stages.
+
+Worker processes run one stage each and write their metrics to a shared multiprocess directory;
+the supervising ``wirestream worker`` process serves them all on one port.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+END_TO_END_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+
+
+class StageMetrics:
+    """The metrics one stage process records."""
+
+    def __init__(self, stage: str, registry: CollectorRegistry | None = None) -> None:
+        self.stage = stage
+        registry = registry or CollectorRegistry()
+        self.messages = Counter(
+            "wirestream_messages",
+            "Messages per stage: in (taken off the input topic), out (emitted), failed (dead-lettered).",
+            ["stage", "outcome"],
+            registry=registry,
+        )
+        self.dead_letters = Counter(
+            "wirestream_dead_letters",
+            "Messages sent to the dead-letter topic, by reason code.",
+            ["stage", "reason"],
+            registry=registry,
+        )
+        self.stage_seconds = Histogram(
+            "wirestream_stage_seconds",
+            "Processing time per article in a stage (a batch's time shared by its articles).",
+            ["stage"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.batch_seconds = Histogram(
+            "wirestream_batch_seconds",
+            "Time to process and deliver one batch, from take to acknowledgement.",
+            ["stage"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.batch_size = Histogram(
+            "wirestream_batch_size",
+            "Messages per batch taken from the input topic.",
+            ["stage"],
+            buckets=BATCH_BUCKETS,
+            registry=registry,
+        )
+        self.end_to_end_seconds = Histogram(
+            "wirestream_end_to_end_seconds",
+            "From the raw message's broker timestamp to the enriched event's emission.",
+            buckets=END_TO_END_BUCKETS,
+            registry=registry,
+        )
+        self.ready = Gauge(
+            "wirestream_stage_ready",
+            "1 when the stage's models are loaded and its partitions are assigned.",
+            ["stage"],
+            multiprocess_mode="livemax",
+            registry=registry,
+        )
+        for outcome in ("in", "out", "failed"):
+            self.messages.labels(stage, outcome)
+        self.ready.labels(stage).set(0)

@@ -1,0 +1,161 @@
+"""Typed mirrors of the event schemas in ``schemas/``.
+
+One ``Article`` travels the whole pipeline and gains fields stage by stage: the clean stage
+fills the text, NER adds ``entities``, classify adds ``topics`` and the ``event_id``. Each topic's
+JSON Schema states which fields are required at that point.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+SCHEMA_VERSION = "1.0"
+
+
+class Reason(StrEnum):
+    """Stable dead-letter reason codes; dashboards and `replay` filters depend on them."""
+
+    INVALID_JSON = "invalid_json"
+    NOT_UTF8 = "not_utf8"
+    TOO_LARGE = "too_large"
+    SCHEMA_VIOLATION = "schema_violation"
+    EMPTY_BODY = "empty_body"
+    INVALID_EVENT = "invalid_event"
+    STAGE_ERROR = "stage_error"
+
+
+@dataclass(frozen=True, slots=True)
+class RawArticle:
+    """What a producer pushes to the raw topic (``raw-article.schema.json``)."""
+
+    body: str
+    id: str | None = None
+    url: str | None = None
+    title: str | None = None
+    source: str | None = None
+    author: str | None = None
+    published_at: str | None = None
+    language: str | None = None
+    content_type: str | None = None
+    metadata: dict[str, Any] | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RawArticle:
+        """Build from a dict already validated against the raw schema; unknown keys are ignored."""
+        return cls(**{name: data.get(name) for name in cls.__slots__})  # type: ignore[arg-type]
+
+
+@dataclass(slots=True)
+class Mention:
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(slots=True)
+class Entity:
+    name: str
+    label: str
+    count: int
+    mentions: list[Mention]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Entity:
+        return cls(
+            name=data["name"],
+            label=data["label"],
+            count=data["count"],
+            mentions=[Mention(**m) for m in data["mentions"]],
+        )
+
+
+@dataclass(slots=True)
+class TopicScore:
+    code: str
+    label: str
+    score: float
+
+
+@dataclass(slots=True)
+class StageInfo:
+    """Which code and model produced a stage's output; part of every event's provenance."""
+
+    model: str | None = None
+    model_version: str | None = None
+
+
+@dataclass(slots=True)
+class PipelineInfo:
+    version: str
+    stages: dict[str, StageInfo] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PipelineInfo:
+        return cls(
+            version=data["version"],
+            stages={name: StageInfo(**info) for name, info in data.get("stages", {}).items()},
+        )
+
+
+@dataclass(slots=True)
+class Article:
+    """An article on its way through the pipeline (clean, entities and enriched topics)."""
+
+    id: str
+    text: str
+    word_count: int
+    content_hash: str
+    received_at: str
+    pipeline: PipelineInfo
+    url: str | None = None
+    source: str | None = None
+    title: str | None = None
+    author: str | None = None
+    published_at: str | None = None
+    language: str | None = None
+    metadata: dict[str, Any] | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    entities: list[Entity] | None = None
+    topics: list[TopicScore] | None = None
+    topic: str | None = None
+    event_id: str | None = None
+    enriched_at: str | None = None
+    schema_version: str = SCHEMA_VERSION
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Article:
+        values = {name: data[name] for name in cls.__slots__ if name in data}
+        values["pipeline"] = PipelineInfo.from_dict(data["pipeline"])
+        if data.get("entities") is not None:
+            values["entities"] = [Entity.from_dict(e) for e in data["entities"]]
+        if data.get("topics") is not None:
+            values["topics"] = [TopicScore(**t) for t in data["topics"]]
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why a stage could not process a message: becomes a dead letter, never an exception."""
+
+    reason: str
+    error: str
+
+
+@dataclass(slots=True)
+class DeadLetter:
+    """A message a stage gave up on (``dead-letter.schema.json``)."""
+
+    stage: str
+    reason: str
+    error: str
+    payload: str
+    payload_encoding: str
+    topic: str | None
+    partition: int | None
+    offset: int | None
+    failed_at: str
+    key: str | None = None
+    article_id: str | None = None
+    schema_version: str = SCHEMA_VERSION

@@ -1,0 +1,172 @@
+"""The one settings object: defaults, overridden by ``WIRESTREAM_*`` environment, then by flags.
+
+Built once at the command line and passed down; nothing else reads the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "WIRESTREAM_"
+STAGES = ("clean", "ner", "classify")
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used."""
+
+
+def _setting(default: Any, doc: str) -> Any:
+    return field(default=default, metadata={"doc": doc})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every knob of Wirestream. ``Settings.load()`` is the only constructor code should use."""
+
+    broker: str | None = _setting(
+        None,
+        "Kafka bootstrap servers (`kafka://host:9092`, comma-separated for several). Unset: "
+        "`demo` starts the embedded broker; other commands use `kafka://127.0.0.1:9092`.",
+    )
+    app_prefix: str = _setting(
+        "wirestream", "Prefix of consumer-group ids; each stage is its own group `<prefix>-<stage>`."
+    )
+    stages: tuple[str, ...] = _setting(STAGES, "Stages a worker runs (comma-separated).")
+    topic_raw: str = _setting("articles.raw", "Topic producers write raw articles to.")
+    topic_clean: str = _setting("articles.clean", "Topic between clean and ner.")
+    topic_entities: str = _setting("articles.entities", "Topic between ner and classify.")
+    topic_enriched: str = _setting("articles.enriched", "Topic of finished, enriched events.")
+    topic_dlq: str = _setting("articles.dlq", "Dead-letter topic for every stage.")
+    partitions: int = _setting(4, "Partitions of each pipeline topic when Wirestream creates it.")
+    replication_factor: int = _setting(1, "Replication factor of topics Wirestream creates.")
+    session_timeout: float = _setting(
+        10.0,
+        "Consumer-group session timeout in seconds. Low values make the embedded broker "
+        "(which completes a join after about half of it) start fast.",
+    )
+    heartbeat_interval: float = _setting(1.0, "Consumer heartbeat interval in seconds.")
+    batch_size: int = _setting(32, "Most messages a stage takes as one batch.")
+    batch_timeout: float = _setting(0.2, "Seconds a stage waits to fill a batch.")
+    max_body_bytes: int = _setting(1_048_576, "Raw messages larger than this are dead-lettered.")
+    spacy_model: str = _setting(
+        "en_core_web_sm", "spaCy pipeline for NER: an installed package name or a path."
+    )
+    topic_model: Path | None = _setting(
+        None, "Directory of the topic model; unset uses the model shipped in the package."
+    )
+    topic_threshold: float = _setting(
+        0.25, "Topics scoring at least this (0..1) are listed in `topics`."
+    )
+    metrics_host: str = _setting("127.0.0.1", "Bind address of the metrics and health server.")
+    metrics_port: int = _setting(
+        9108, "Port of `/metrics`, `/healthz` and `/readyz` (0 picks a free one)."
+    )
+    log_level: str = _setting("warning", "Log level of worker processes.")
+    data_dir: Path = _setting(
+        Path(".wirestream"), "Where workers keep local state (faust table stores)."
+    )
+
+    @classmethod
+    def load(
+        cls, overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+    ) -> Settings:
+        """Defaults, then ``WIRESTREAM_<NAME>`` variables, then ``overrides`` that are not None."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is not None and raw != "":
+                values[f.name] = _coerce(f.name, hints[f.name], raw)
+        for name, value in (overrides or {}).items():
+            if name not in hints:
+                raise SettingsError(f"unknown setting {name!r}")
+            if value is not None:
+                values[name] = _coerce(name, hints[name], value) if isinstance(value, str) else value
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def replace(self, **changes: Any) -> Settings:
+        updated = dataclasses.replace(self, **changes)
+        updated.validate()
+        return updated
+
+    def validate(self) -> None:
+        unknown = set(self.stages) - set(STAGES)
+        if unknown or not self.stages:
+            raise SettingsError(
+                f"stages must be a non-empty subset of {','.join(STAGES)}; got {','.join(self.stages)}"
+            )
+        if self.partitions < 1 or self.batch_size < 1 or self.max_body_bytes < 1:
+            raise SettingsError("partitions, batch_size and max_body_bytes must be positive")
+        if not 0.0 <= self.topic_threshold <= 1.0:
+            raise SettingsError("topic_threshold must be within 0..1")
+        if self.heartbeat_interval >= self.session_timeout:
+            raise SettingsError("heartbeat_interval must be shorter than session_timeout")
+
+    def as_strings(self) -> dict[str, str]:
+        """Every set value as a flag would spell it, to hand the same settings to a child process."""
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value is not None:
+                out[f.name] = ",".join(value) if isinstance(value, tuple) else str(value)
+        return out
+
+    @property
+    def broker_url(self) -> str:
+        """The broker to use when none is embedded."""
+        return self.broker or "kafka://127.0.0.1:9092"
+
+    def group_id(self, stage: str) -> str:
+        return f"{self.app_prefix}-{stage}"
+
+    @property
+    def pipeline_topics(self) -> tuple[str, ...]:
+        return (
+            self.topic_raw,
+            self.topic_clean,
+            self.topic_entities,
+            self.topic_enriched,
+            self.topic_dlq,
+        )
+
+
+def _coerce(name: str, hint: Any, raw: str) -> Any:
+    """Turn a string from the environment or a flag into the field's type."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    is_optional = isinstance(hint, types.UnionType) and type(None) in typing.get_args(hint)
+    target = args[0] if is_optional else hint
+    try:
+        if typing.get_origin(target) is tuple:
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+        if target is bool:
+            if raw.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if raw.lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(raw)
+        if target in (int, float, Path, str):
+            return target(raw)
+    except ValueError as exc:
+        raise SettingsError(f"setting {name}: cannot read {raw!r} as {target}") from exc
+    raise SettingsError(f"setting {name}: unsupported type {hint}")
+
+
+def describe() -> list[tuple[str, str, str, str]]:
+    """(setting, environment variable, default, meaning) rows for the README and `--help`."""
+    rows = []
+    for f in dataclasses.fields(Settings):
+        default = f.default
+        if isinstance(default, tuple):
+            default = ",".join(default)
+        rows.append((f.name, ENV_PREFIX + f.name.upper(), "" if default is None else str(default), f.metadata["doc"]))
+    return rows

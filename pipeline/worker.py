@@ -1,0 +1,240 @@
+"""``wirestream worker``: one process per stage, supervised, with one metrics and health server.
+
+Each stage runs in its own process (its own consumer group, its own CPU core). The supervisor
+restarts a stage process that dies, serves every stage's metrics on one port (prometheus-client
+multiprocess mode), and answers liveness (`/healthz`) and readiness (`/readyz`) probes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+
+from pipeline import codec
+from pipeline.kafka import ensure_topics
+from pipeline.settings import Settings
+from pipeline.stage_process import SETTINGS_ENV
+
+log = logging.getLogger(__name__)
+
+STOP_TIMEOUT = 15.0
+RESTART_BACKOFF_MAX = 30.0
+# A stage that dies this many times in a row without ever becoming ready is misconfigured
+# (bad model path, unreachable broker): give up rather than spin.
+MAX_FAILED_STARTS = 3
+
+
+@dataclass
+class StageProcess:
+    stage: str
+    process: asyncio.subprocess.Process | None = None
+    started_at: float = 0.0
+    restarts: int = 0
+    failed_starts: int = 0
+    was_ready: bool = False
+    restart_at: float | None = None
+    exit_codes: list[int] = field(default_factory=list)
+
+
+class StageFailed(RuntimeError):
+    """A stage process keeps dying before it becomes ready."""
+
+
+class Supervisor:
+    """Starts, watches and stops the stage processes of one ``wirestream worker``."""
+
+    def __init__(self, settings: Settings, log_stream: IO[str] | None = None) -> None:
+        self.settings = settings
+        self.log_stream = log_stream
+        self.stages = {name: StageProcess(name) for name in settings.stages}
+        self.metrics_dir = Path(tempfile.mkdtemp(prefix="wirestream-metrics-"))
+        self.registry = CollectorRegistry()
+        MultiProcessCollector(self.registry, path=str(self.metrics_dir))
+        self.restarts = Counter(
+            "wirestream_stage_restarts",
+            "Stage processes restarted by the supervisor after they exited.",
+            ["stage"],
+            registry=self.registry,
+        )
+        self.port: int | None = None
+        self._runner: web.AppRunner | None = None
+        self._stopping = asyncio.Event()
+        self._failure: BaseException | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await ensure_topics(self.settings)
+        await self._start_http()
+        for stage in self.stages.values():
+            await self._spawn(stage)
+
+    async def run(self) -> None:
+        """Start, then supervise until ``stop()`` or a signal; raises if a stage cannot start."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._stopping.set)
+        try:
+            await self.start()
+            await self.supervise()
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+            await self.stop()
+        if self._failure:
+            raise self._failure
+
+    async def supervise(self) -> None:
+        while not self._stopping.is_set():
+            ready = self.stage_readiness()
+            for stage in self.stages.values():
+                if ready.get(stage.stage):
+                    stage.was_ready, stage.failed_starts = True, 0
+                await self._check(stage)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=0.5)
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        running = [s.process for s in self.stages.values() if s.process and s.process.returncode is None]
+        for process in running:
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for process in running:
+            try:
+                await asyncio.wait_for(process.wait(), timeout=max(deadline - time.monotonic(), 0.1))
+            except TimeoutError:
+                log.warning("stage process %s did not stop in time; killing it", process.pid)
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                await process.wait()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        shutil.rmtree(self.metrics_dir, ignore_errors=True)
+
+    async def wait_ready(self, timeout: float) -> None:
+        """Wait until every stage reports ready; raise if one fails or time runs out."""
+        deadline = time.monotonic() + timeout
+        while not self.is_ready():
+            if self._failure:
+                raise self._failure
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"stages not ready after {timeout:.0f}s: {self.stage_readiness()}")
+            await asyncio.sleep(0.2)
+
+    # --- processes ---------------------------------------------------------------------------
+
+    async def _spawn(self, stage: StageProcess) -> None:
+        env = dict(os.environ)
+        env[SETTINGS_ENV] = codec.dumps(self.settings.as_strings()).decode()
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(self.metrics_dir)
+        output = self.log_stream if self.log_stream is not None else None
+        stage.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "pipeline.stage_process",
+            stage.stage,
+            env=env,
+            stdout=output,
+            stderr=output,
+        )
+        stage.started_at = time.monotonic()
+        stage.was_ready = False
+        log.info("started %s stage as process %d", stage.stage, stage.process.pid)
+
+    async def _check(self, stage: StageProcess) -> None:
+        process = stage.process
+        if process is None:
+            if stage.restart_at is not None and time.monotonic() >= stage.restart_at:
+                stage.restart_at = None
+                await self._spawn(stage)
+            return
+        if process.returncode is None:
+            return
+        stage.exit_codes.append(process.returncode)
+        mark_process_dead(process.pid, str(self.metrics_dir))
+        stage.process = None
+        if not stage.was_ready:
+            stage.failed_starts += 1
+        if stage.failed_starts >= MAX_FAILED_STARTS:
+            self._failure = StageFailed(
+                f"stage {stage.stage!r} exited {stage.failed_starts} times before becoming ready "
+                f"(exit codes {stage.exit_codes[-MAX_FAILED_STARTS:]}); see its log above"
+            )
+            self._stopping.set()
+            return
+        delay = min(2.0**stage.restarts, RESTART_BACKOFF_MAX)
+        log.warning(
+            "stage %s (pid %d) exited with %d; restarting in %.0fs",
+            stage.stage, process.pid, process.returncode, delay,
+        )  # fmt: skip
+        stage.restarts += 1
+        stage.restart_at = time.monotonic() + delay
+        self.restarts.labels(stage.stage).inc()
+
+    # --- health and metrics ---------------------------------------------------------------
+
+    def stage_readiness(self) -> Mapping[str, bool]:
+        ready = dict.fromkeys(self.stages, False)
+        for metric in self.registry.collect():
+            if metric.name != "wirestream_stage_ready":
+                continue
+            for sample in metric.samples:
+                stage = sample.labels.get("stage")
+                if stage in ready and sample.value >= 1:
+                    ready[stage] = True
+        return ready
+
+    def is_alive(self) -> bool:
+        return not self._stopping.is_set() and all(
+            s.process is not None and s.process.returncode is None for s in self.stages.values()
+        )
+
+    def is_ready(self) -> bool:
+        return self.is_alive() and all(self.stage_readiness().values())
+
+    async def _start_http(self) -> None:
+        app = web.Application()
+        app.router.add_get("/metrics", self._metrics)
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.settings.metrics_host, self.settings.metrics_port)
+        await site.start()
+        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+        self.port = sockets[0].getsockname()[1] if sockets else self.settings.metrics_port
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://{self.settings.metrics_host}:{self.port}/metrics"
+
+    async def _metrics(self, _: web.Request) -> web.Response:
+        body = generate_latest(self.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def _healthz(self, _: web.Request) -> web.Response:
+        alive = self.is_alive()
+        return web.json_response({"alive": alive}, status=200 if alive else 503)
+
+    async def _readyz(self, _: web.Request) -> web.Response:
+        readiness = self.stage_readiness()
+        ready = self.is_alive() and all(readiness.values())
+        return web.json_response({"ready": ready, "stages": readiness}, status=200 if ready else 503)
