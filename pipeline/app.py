@@ -84,11 +84,15 @@ class StageApp:
     agent: faust.types.AgentT
     runner: StageRunner
     metrics: StageMetrics
+    sink: faust.TopicT
+    dead_letters: faust.TopicT
 
 
 def build_app(settings: Settings, stage: Stage, registry: CollectorRegistry | None = None) -> StageApp:
     """The faust app of one stage: its consumer group, topics and agent."""
     registry = registry or CollectorRegistry()
+    datadir = settings.data_dir / stage.name
+    datadir.mkdir(parents=True, exist_ok=True)
     metrics = StageMetrics(stage.name, registry)
     runner = StageRunner(stage, metrics)
     app = faust.App(
@@ -104,7 +108,7 @@ def build_app(settings: Settings, stage: Stage, registry: CollectorRegistry | No
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         stream_wait_empty=True,
-        datadir=str(settings.data_dir / stage.name),
+        datadir=str(datadir),
         logging_config=None,
     )
     app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(registry, "faust"))
@@ -153,5 +157,7 @@ def build_app(settings: Settings, stage: Stage, registry: CollectorRegistry | No
     async def mark_ready(*_: Any, **__: Any) -> None:
         metrics.ready.labels(stage.name).set(1)
 
-    return StageApp(app=app, agent=stage_agent, runner=runner, metrics=metrics)
+    return StageApp(
+        app=app, agent=stage_agent, runner=runner, metrics=metrics, sink=sink, dead_letters=dead_letters
+    )
 

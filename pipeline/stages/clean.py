@@ -57,13 +57,17 @@ _FULL_PAGE = re.compile(r"<(?:!doctype\s+html|html|body|head)\b", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?:;\"')\]…]$")
 
 # Lines that close an article but are not part of it: calls to follow, share or subscribe.
+# Phrased narrowly so that story sentences starting "Share prices..." or "Follow-up..." stay.
 _FOOTER = re.compile(
     r"""^(?:
         (?:in|on|via)\s+(?:telegram|twitter|x|facebook|instagram|whatsapp|youtube|tiktok|threads)
-      | (?:follow|join|subscribe|like|find)\b.{0,80}
-      | share\b.{0,60}
+      | (?:follow|like|find)\s+us\b.{0,80}
+      | follow\s+\S+(?:\s+\S+)?\s+on\s+\w+.{0,40}
+      | join\s+(?:us|our)\b.{0,80}
+      | subscribe\b.{0,80}
+      | share(?:\s+(?:this|on|via)\b.{0,60}|:?)
       | read\s+(?:more|also|next)\b.{0,120}
-      | (?:related|advertisement|sponsored)(?:\s+\w+)?:?
+      | (?:related(?:\s+(?:stories|articles|news))?|advertisement|sponsored):?
       | (?:sign\s+up|download\s+(?:our|the)\s+app)\b.{0,80}
     )$""",
     re.IGNORECASE | re.VERBOSE,
@@ -210,12 +214,10 @@ def clean_text(body: str, *, title: str | None = None, content_type: str | None 
         paragraphs.pop()
         footer_removed = True
     source_credit = None
-    # A short, title-cased last line after the story (often just above a footer) credits the
-    # source; it is never a sentence of the story.
-    if len(paragraphs) >= 3 and _is_source_credit(paragraphs[-1]):
+    # A short, title-cased line just above a follow/share footer credits the source (the way
+    # syndicated copy ends); it is never a sentence of the story.
+    if footer_removed and len(paragraphs) >= 2 and _is_source_credit(paragraphs[-1]):
         source_credit = paragraphs.pop()
-        while footer_removed and paragraphs and _FOOTER.match(paragraphs[-1]):
-            paragraphs.pop()
     return CleanText(text="\n\n".join(paragraphs), source_credit=source_credit)
 
 

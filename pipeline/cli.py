@@ -1,0 +1,254 @@
+"""The `wirestream` command line. Every command builds one ``Settings`` and passes it down."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import sys
+import typing
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from pipeline import __version__, codec
+from pipeline.settings import ENV_PREFIX, Settings, SettingsError, describe
+
+F = Callable[..., Any]
+
+
+def _option_name(field_name: str) -> str:
+    return "--" + field_name.replace("_", "-")
+
+
+def settings_options(func: F) -> F:
+    """Add one flag per setting; a flag overrides the `WIRESTREAM_*` variable of the same name."""
+    hints = typing.get_type_hints(Settings)
+    for field in reversed(dataclasses.fields(Settings)):
+        kind = hints[field.name]
+        metavar = "N" if kind is int else "SECONDS" if kind is float else "VALUE"
+        func = click.option(
+            _option_name(field.name),
+            field.name,
+            default=None,
+            metavar=metavar,
+            help=f"{field.metadata['doc']} [env {ENV_PREFIX}{field.name.upper()}]",
+        )(func)
+    return func
+
+
+def load_settings(values: dict[str, Any]) -> Settings:
+    try:
+        return Settings.load({name: values.pop(name) for name in list(values) if name in Settings.__slots__})
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+def _run(coroutine: Any) -> Any:
+    try:
+        return asyncio.run(coroutine)
+    except KeyboardInterrupt:
+        return 130
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="wirestream")
+def main() -> None:
+    """Wirestream: raw news articles in on Kafka, clean text, named entities and IPTC topics out.
+
+    \b
+    articles.raw → clean → articles.clean → ner → articles.entities → classify → articles.enriched
+    (each stage dead-letters what it cannot process to articles.dlq)
+    """
+
+
+@main.command()
+@click.argument("paths", nargs=-1)
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("out/enriched.jsonl"),
+              show_default=True, help="Where to write the enriched events (JSON Lines).")
+@click.option("--no-samples", is_flag=True, help="Push only PATHS, not the bundled sample articles.")
+@click.option("--keep-running", is_flag=True, help="Leave the pipeline running after the articles are through.")
+@settings_options
+def demo(paths: tuple[str, ...], output: Path, no_samples: bool, keep_running: bool, **values: Any) -> None:
+    """Run the whole pipeline on the embedded broker and push the sample articles (and PATHS).
+
+    Starts a Kafka-compatible broker on a free 127.0.0.1 port (unless --broker is given), one
+    worker process per stage, pushes the articles, prints what came out and stops everything.
+    """
+    from pipeline.demo import run_demo
+
+    settings = load_settings(values)
+    _setup_logging(settings)
+    code = _run(run_demo(settings, paths, output, with_samples=not no_samples, keep_running=keep_running))
+    sys.exit(code)
+
+
+@main.command()
+@settings_options
+def worker(**values: Any) -> None:
+    """Run pipeline stages against a broker: one process per stage, metrics and health on one port.
+
+    \b
+    wirestream worker --broker kafka://kafka:9092                 # all stages
+    wirestream worker --broker kafka://kafka:9092 --stages ner    # NER only (scale it out)
+    """
+    from pipeline.kafka import BrokerUnavailable
+    from pipeline.worker import StageFailed, Supervisor
+
+    settings = load_settings(values)
+    _setup_logging(settings)
+    supervisor = Supervisor(settings)
+    click.echo(
+        f"wirestream worker: stages {','.join(settings.stages)} on {settings.broker_url}; "
+        f"metrics on http://{settings.metrics_host}:{settings.metrics_port}/metrics",
+        err=True,
+    )
+    try:
+        _run(supervisor.run())
+    except (BrokerUnavailable, StageFailed) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.command(name="produce")
+@click.argument("paths", nargs=-1, required=True)
+@settings_options
+def produce_command(paths: tuple[str, ...], **values: Any) -> None:
+    """Push raw articles from files, folders or stdin (`-`) to the raw topic.
+
+    .txt (first line title, rest body), .html, .json (an object or a list) and .jsonl files.
+    """
+    from pipeline.kafka import BrokerUnavailable, ensure_topics
+    from pipeline.producer import produce
+    from pipeline.sources import read_sources
+
+    settings = load_settings(values)
+    articles, failures = [], 0
+    for record in read_sources(paths):
+        if record.article is None:
+            failures += 1
+            click.echo(f"skipped {record.origin}: {record.error}", err=True)
+        else:
+            articles.append(record.article)
+
+    async def push() -> list[bytes]:
+        await ensure_topics(settings)
+        return await produce(settings, articles)
+
+    try:
+        keys = _run(push()) if articles else []
+    except BrokerUnavailable as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"pushed {len(keys)} articles to {settings.topic_raw} on {settings.broker_url}", err=True)
+    if failures:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--topic", default=None, help="Topic to read [default: the enriched topic].")
+@click.option("-n", "--count", type=int, default=None, help="Stop after N messages.")
+@click.option("--follow/--no-follow", default=False, help="Keep waiting for new messages.")
+@click.option("--from-end", is_flag=True, help="Only messages that arrive from now on.")
+@settings_options
+def tail(topic: str | None, count: int | None, follow: bool, from_end: bool, **values: Any) -> None:
+    """Print a topic's messages as JSON Lines (nothing is committed; no consumer group)."""
+    from pipeline.producer import read_topics
+
+    settings = load_settings(values)
+    topic = topic or settings.topic_enriched
+
+    async def read() -> None:
+        seen = 0
+        idle = None if follow or from_end else 2.0
+        async for record in read_topics(settings, [topic], from_beginning=not from_end, idle_timeout=idle):
+            sys.stdout.write((record.value or b"").decode("utf-8", "replace") + "\n")
+            sys.stdout.flush()
+            seen += 1
+            if count is not None and seen >= count:
+                return
+
+    _run(read())
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Write enriched events here (JSON Lines) instead of stdout.")
+@settings_options
+def enrich(paths: tuple[str, ...], output: Path | None, **values: Any) -> None:
+    """Enrich files in this process with the stages' own code, no Kafka; JSON Lines out.
+
+    Dead letters are written to stderr, one JSON object per line.
+    """
+    from pipeline.enrich import Enricher
+    from pipeline.models import DeadLetter
+    from pipeline.sources import read_sources
+
+    settings = load_settings(values)
+    articles, problems = [], 0
+    for record in read_sources(paths):
+        if record.article is None:
+            problems += 1
+            click.echo(f"skipped {record.origin}: {record.error}", err=True)
+        else:
+            articles.append(record.article)
+    enricher = Enricher(settings)
+    sink = output.open("wb") if output else sys.stdout.buffer
+    try:
+        for result in enricher.enrich(articles):
+            if isinstance(result, DeadLetter):
+                problems += 1
+                sys.stderr.buffer.write(codec.dumps_line(result))
+            else:
+                sink.write(codec.dumps_line(result))
+    finally:
+        if output:
+            sink.close()
+        else:
+            sink.flush()
+    if problems:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--port", type=int, default=9092, show_default=True, help="Port to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+def broker(port: int, host: str) -> None:
+    """Run the embedded Kafka-compatible broker (Tansu, in memory) in the foreground."""
+    import signal
+
+    from pipeline.broker import EMBEDDED_SESSION_TIMEOUT, BrokerError, EmbeddedBroker
+
+    try:
+        with EmbeddedBroker(port=port, host=host, log=sys.stderr) as running:
+            click.echo(f"Embedded broker listening on {running.url} (in-memory; Ctrl+C stops it)")
+            click.echo(
+                f"Workers: WIRESTREAM_BROKER={running.url} "
+                f"WIRESTREAM_SESSION_TIMEOUT={EMBEDDED_SESSION_TIMEOUT:g} wirestream worker"
+            )
+            stop_signals = {signal.SIGINT, signal.SIGTERM}
+            signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+            while running.process is not None and running.process.poll() is None:
+                if signal.sigtimedwait(stop_signals, 1.0) is not None:
+                    break
+    except BrokerError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.command(name="settings")
+@settings_options
+def settings_command(**values: Any) -> None:
+    """Show every setting: its flag, environment variable, and the value in effect."""
+    settings = load_settings(values)
+    for name, env, default, doc in describe():
+        value = getattr(settings, name)
+        shown = ",".join(value) if isinstance(value, tuple) else value
+        click.echo(f"{name:<20} {str(shown):<28} {env}")
+        click.echo(click.style(f"    {doc} (default: {default or 'unset'})", dim=True))
+
+
+def _setup_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )

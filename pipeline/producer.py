@@ -1,0 +1,118 @@
+"""Pushing raw articles to Kafka and reading topics back (`produce`, `tail`, the demo)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from pipeline import codec, ids
+from pipeline.kafka import client_options
+from pipeline.settings import Settings
+
+
+def message_key(article: dict[str, Any]) -> bytes:
+    """The article id as the clean stage will derive it, so every topic is keyed alike."""
+    body = article.get("body")
+    return ids.article_id(
+        article.get("id") if isinstance(article.get("id"), str) else None,
+        article.get("url") if isinstance(article.get("url"), str) else None,
+        body if isinstance(body, str) else "",
+    ).encode()
+
+
+async def produce(settings: Settings, articles: Iterable[dict[str, Any]]) -> list[bytes]:
+    """Send raw articles to the raw topic; returns their keys once the broker has them all."""
+    producer = AIOKafkaProducer(**client_options(settings), acks="all", linger_ms=5)
+    await producer.start()
+    try:
+        keys, pending = [], []
+        for article in articles:
+            key = message_key(article)
+            keys.append(key)
+            pending.append(await producer.send(settings.topic_raw, codec.dumps(article), key=key))
+        await asyncio.gather(*pending)
+        return keys
+    finally:
+        await producer.stop()
+
+
+async def produce_raw(settings: Settings, values: Sequence[tuple[bytes | None, bytes | None]]) -> None:
+    """Send (key, value) byte pairs as they are: for tests and for replays."""
+    producer = AIOKafkaProducer(**client_options(settings), acks="all")
+    await producer.start()
+    try:
+        pending = [await producer.send(settings.topic_raw, value, key=key) for key, value in values]
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp_ms: int
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topics: Sequence[str]) -> list[TopicPartition]:
+    await consumer.topics()  # refreshes metadata, so partitions_for_topic knows every topic
+    return [
+        TopicPartition(topic, p)
+        for topic in topics
+        for p in sorted(consumer.partitions_for_topic(topic) or ())
+    ]
+
+
+async def end_offsets(settings: Settings, topics: Sequence[str]) -> dict[TopicPartition, int]:
+    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = await _partitions(consumer, topics)
+        return await consumer.end_offsets(partitions) if partitions else {}
+    finally:
+        await consumer.stop()
+
+
+async def read_topics(
+    settings: Settings,
+    topics: Sequence[str],
+    *,
+    start: dict[TopicPartition, int] | None = None,
+    from_beginning: bool = True,
+    idle_timeout: float | None = None,
+) -> AsyncIterator[Record]:
+    """Read topics without joining a consumer group (nothing is committed).
+
+    Starts at ``start`` offsets where given, else at the beginning (or the end). Stops after
+    ``idle_timeout`` seconds without a message, if set.
+    """
+    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = await _partitions(consumer, topics)
+        if not partitions:
+            return
+        consumer.assign(partitions)
+        for tp in partitions:
+            if start and tp in start:
+                consumer.seek(tp, start[tp])
+            elif from_beginning:
+                await consumer.seek_to_beginning(tp)
+            else:
+                await consumer.seek_to_end(tp)
+        while True:
+            batches = await consumer.getmany(timeout_ms=int((idle_timeout or 1.0) * 1000))
+            if not batches and idle_timeout is not None:
+                return
+            for tp, messages in batches.items():
+                for m in messages:
+                    yield Record(tp.topic, tp.partition, m.offset, m.key, m.value, m.timestamp)
+    finally:
+        await consumer.stop()

@@ -1,0 +1,30 @@
+import base64
+
+from pipeline import codec, schemas
+from pipeline.envelope import Incoming, dead_letter, decode_article
+from pipeline.models import Article, Reason, Rejection
+
+
+def test_dead_letters_keep_the_payload_and_where_it_came_from():
+    message = Incoming(value=b"\xff\xfe bad", key=b"k", topic="articles.raw", partition=2, offset=7)
+    letter = dead_letter("clean", message, Rejection(Reason.NOT_UTF8, "bad bytes"))
+    assert letter.payload_encoding == "base64"
+    assert base64.b64decode(letter.payload) == b"\xff\xfe bad"
+    assert (letter.topic, letter.partition, letter.offset, letter.key) == ("articles.raw", 2, 7, "k")
+    assert schemas.errors("dead-letter", codec.to_plain(letter)) == []
+
+
+def test_internal_events_that_are_not_articles_are_rejected():
+    assert decode_article(Incoming(value=b"nope")).reason == Reason.INVALID_EVENT
+    assert decode_article(Incoming(value=b'{"id": "x"}')).reason == Reason.INVALID_EVENT
+    assert decode_article(Incoming(value=None)).reason == Reason.INVALID_EVENT
+
+
+def test_received_at_comes_from_the_broker_timestamp():
+    assert Incoming(value=b"", timestamp=0.0).received_at() == "1970-01-01T00:00:00.000Z"
+
+
+def test_articles_round_trip(clean_article_bytes):
+    article = decode_article(Incoming(value=clean_article_bytes))
+    assert isinstance(article, Article)
+    assert codec.dumps(article) == clean_article_bytes

@@ -1,0 +1,68 @@
+from pathlib import Path
+
+import pytest
+
+from pipeline.settings import Settings, SettingsError, describe
+
+
+def test_defaults_match_the_documented_topology():
+    settings = Settings.load(env={})
+    assert settings.stages == ("clean", "ner", "classify")
+    assert settings.pipeline_topics == (
+        "articles.raw", "articles.clean", "articles.entities", "articles.enriched", "articles.dlq",
+    )  # fmt: skip
+    assert settings.broker is None
+    assert settings.broker_url == "kafka://127.0.0.1:9092"
+    assert settings.group_id("ner") == "wirestream-ner"
+
+
+def test_environment_is_read_and_typed():
+    settings = Settings.load(
+        env={
+            "WIRESTREAM_BROKER": "kafka://k1:9092",
+            "WIRESTREAM_STAGES": "ner, classify",
+            "WIRESTREAM_PARTITIONS": "12",
+            "WIRESTREAM_TOPIC_THRESHOLD": "0.4",
+            "WIRESTREAM_TOPIC_MODEL": "/models/topics",
+        }
+    )
+    assert settings.broker == "kafka://k1:9092"
+    assert settings.stages == ("ner", "classify")
+    assert settings.partitions == 12
+    assert settings.topic_threshold == 0.4
+    assert settings.topic_model == Path("/models/topics")
+
+
+def test_flags_override_environment_and_none_means_not_given():
+    settings = Settings.load(
+        {"partitions": "3", "broker": None}, env={"WIRESTREAM_PARTITIONS": "8", "WIRESTREAM_BROKER": "kafka://x:1"}
+    )
+    assert settings.partitions == 3
+    assert settings.broker == "kafka://x:1"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"stages": "clean,nre"}, "stages"),
+        ({"partitions": "0"}, "positive"),
+        ({"partitions": "many"}, "cannot read"),
+        ({"topic_threshold": "1.5"}, "threshold"),
+        ({"heartbeat_interval": "20", "session_timeout": "10"}, "heartbeat"),
+        ({"no_such_setting": "1"}, "unknown setting"),
+    ],
+)
+def test_bad_values_are_reported(overrides, message):
+    with pytest.raises(SettingsError, match=message):
+        Settings.load(overrides, env={})
+
+
+def test_settings_round_trip_through_strings_for_child_processes():
+    settings = Settings.load({"stages": "ner", "partitions": "6", "topic_model": "/m"}, env={})
+    assert Settings.load(settings.as_strings(), env={}) == settings
+
+
+def test_every_setting_is_documented():
+    rows = describe()
+    assert {row[0] for row in rows} == set(Settings.__slots__)
+    assert all(row[1].startswith("WIRESTREAM_") and row[3] for row in rows)
