@@ -21,10 +21,10 @@ from faust.types import EventT
 from prometheus_client import CollectorRegistry
 
 from pipeline import codec
-from pipeline.envelope import Incoming, parse_timestamp
+from pipeline.envelope import Incoming, dead_letter, parse_timestamp
 from pipeline.kafka import faust_broker_url
 from pipeline.metrics import StageMetrics
-from pipeline.models import Article, DeadLetter
+from pipeline.models import Article, DeadLetter, Reason, Rejection
 from pipeline.settings import Settings
 from pipeline.stages import Stage, input_topic, output_topic
 
@@ -55,9 +55,18 @@ class StageRunner:
 
     async def process(self, batch: Sequence[Incoming]) -> list[Article | DeadLetter]:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.stage.process, batch)
+        try:
+            return await loop.run_in_executor(self._executor, self.stage.process, batch)
+        except Exception as exc:
+            # Stages turn per-article failures into dead letters themselves; this is the last
+            # line for a bug that escapes them, so the agent keeps consuming.
+            log.exception("stage %s failed on a batch of %d", self.stage.name, len(batch))
+            failure = Rejection(Reason.STAGE_ERROR, repr(exc))
+            return [dead_letter(self.stage.name, message, failure) for message in batch]
 
-    def record(self, batch_size: int, results: Sequence[Article | DeadLetter], started: float) -> None:
+    def record(
+        self, batch_size: int, results: Sequence[Article | DeadLetter], started: float
+    ) -> None:
         name = self.stage.name
         metrics = self.metrics
         metrics.batch_size.labels(name).observe(batch_size)
@@ -88,7 +97,9 @@ class StageApp:
     dead_letters: faust.TopicT
 
 
-def build_app(settings: Settings, stage: Stage, registry: CollectorRegistry | None = None) -> StageApp:
+def build_app(
+    settings: Settings, stage: Stage, registry: CollectorRegistry | None = None
+) -> StageApp:
     """The faust app of one stage: its consumer group, topics and agent."""
     registry = registry or CollectorRegistry()
     datadir = settings.data_dir / stage.name
@@ -158,6 +169,10 @@ def build_app(settings: Settings, stage: Stage, registry: CollectorRegistry | No
         metrics.ready.labels(stage.name).set(1)
 
     return StageApp(
-        app=app, agent=stage_agent, runner=runner, metrics=metrics, sink=sink, dead_letters=dead_letters
+        app=app,
+        agent=stage_agent,
+        runner=runner,
+        metrics=metrics,
+        sink=sink,
+        dead_letters=dead_letters,
     )
-

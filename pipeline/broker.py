@@ -45,7 +45,9 @@ def _accepts_connections(host: str, port: int) -> bool:
 class EmbeddedBroker:
     """A Tansu broker on 127.0.0.1, as a context manager: started on enter, stopped on exit."""
 
-    def __init__(self, port: int | None = None, host: str = "127.0.0.1", log: IO[str] | Path | None = None) -> None:
+    def __init__(
+        self, port: int | None = None, host: str = "127.0.0.1", log: IO[str] | Path | None = None
+    ) -> None:
         self.host = host
         self.port = port or free_port(host)
         self._log = log
@@ -69,10 +71,13 @@ class EmbeddedBroker:
             [
                 tansu_binary(),
                 "broker",
-                "--listener-url", listener,
-                "--advertised-listener-url", listener,
-                "--storage-engine", "memory://tansu/",
-            ],  # fmt: skip
+                "--listener-url",
+                listener,
+                "--advertised-listener-url",
+                listener,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
             stdout=output,
             stderr=output,
             stdin=subprocess.DEVNULL,

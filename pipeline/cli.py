@@ -41,7 +41,9 @@ def settings_options(func: F) -> F:
 
 def load_settings(values: dict[str, Any]) -> Settings:
     try:
-        return Settings.load({name: values.pop(name) for name in list(values) if name in Settings.__slots__})
+        return Settings.load(
+            {name: values.pop(name) for name in list(values) if name in Settings.__slots__}
+        )
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from exc
 
@@ -66,12 +68,26 @@ def main() -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1)
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("out/enriched.jsonl"),
-              show_default=True, help="Where to write the enriched events (JSON Lines).")
-@click.option("--no-samples", is_flag=True, help="Push only PATHS, not the bundled sample articles.")
-@click.option("--keep-running", is_flag=True, help="Leave the pipeline running after the articles are through.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=Path("out/enriched.jsonl"),
+    show_default=True,
+    help="Where to write the enriched events (JSON Lines).",
+)
+@click.option(
+    "--no-samples", is_flag=True, help="Push only PATHS, not the bundled sample articles."
+)
+@click.option(
+    "--keep-running",
+    is_flag=True,
+    help="Leave the pipeline running after the articles are through.",
+)
 @settings_options
-def demo(paths: tuple[str, ...], output: Path, no_samples: bool, keep_running: bool, **values: Any) -> None:
+def demo(
+    paths: tuple[str, ...], output: Path, no_samples: bool, keep_running: bool, **values: Any
+) -> None:
     """Run the whole pipeline on the embedded broker and push the sample articles (and PATHS).
 
     Starts a Kafka-compatible broker on a free 127.0.0.1 port (unless --broker is given), one
@@ -81,7 +97,9 @@ def demo(paths: tuple[str, ...], output: Path, no_samples: bool, keep_running: b
 
     settings = load_settings(values)
     _setup_logging(settings)
-    code = _run(run_demo(settings, paths, output, with_samples=not no_samples, keep_running=keep_running))
+    code = _run(
+        run_demo(settings, paths, output, with_samples=not no_samples, keep_running=keep_running)
+    )
     sys.exit(code)
 
 
@@ -140,7 +158,9 @@ def produce_command(paths: tuple[str, ...], **values: Any) -> None:
         keys = _run(push()) if articles else []
     except BrokerUnavailable as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"pushed {len(keys)} articles to {settings.topic_raw} on {settings.broker_url}", err=True)
+    click.echo(
+        f"pushed {len(keys)} articles to {settings.topic_raw} on {settings.broker_url}", err=True
+    )
     if failures:
         sys.exit(1)
 
@@ -161,7 +181,9 @@ def tail(topic: str | None, count: int | None, follow: bool, from_end: bool, **v
     async def read() -> None:
         seen = 0
         idle = None if follow or from_end else 2.0
-        async for record in read_topics(settings, [topic], from_beginning=not from_end, idle_timeout=idle):
+        async for record in read_topics(
+            settings, [topic], from_beginning=not from_end, idle_timeout=idle
+        ):
             sys.stdout.write((record.value or b"").decode("utf-8", "replace") + "\n")
             sys.stdout.flush()
             seen += 1
@@ -173,8 +195,13 @@ def tail(topic: str | None, count: int | None, follow: bool, from_end: bool, **v
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True)
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
-              help="Write enriched events here (JSON Lines) instead of stdout.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write enriched events here (JSON Lines) instead of stdout.",
+)
 @settings_options
 def enrich(paths: tuple[str, ...], output: Path | None, **values: Any) -> None:
     """Enrich files in this process with the stages' own code, no Kafka; JSON Lines out.
@@ -244,7 +271,7 @@ def settings_command(**values: Any) -> None:
     for name, env, default, doc in describe():
         value = getattr(settings, name)
         shown = ",".join(value) if isinstance(value, tuple) else value
-        click.echo(f"{name:<20} {str(shown):<28} {env}")
+        click.echo(f"{name:<20} {shown!s:<28} {env}")
         click.echo(click.style(f"    {doc} (default: {default or 'unset'})", dim=True))
 
 

@@ -61,7 +61,9 @@ def stage_counts(supervisor: Supervisor) -> dict[str, Counter[str]]:
             continue
         for sample in metric.samples:
             if sample.name.endswith("_total"):
-                counts.setdefault(sample.labels["stage"], Counter())[sample.labels["outcome"]] += int(sample.value)
+                counts.setdefault(sample.labels["stage"], Counter())[sample.labels["outcome"]] += (
+                    int(sample.value)
+                )
     return counts
 
 
@@ -90,7 +92,9 @@ async def run_demo(
         log_file: IO[str] = stack.enter_context(log_path.open("w", encoding="utf-8"))
         supervisor = Supervisor(settings, log_stream=log_file)
         try:
-            return await _demo(settings, supervisor, paths, output, with_samples, keep_running, echo)
+            return await _demo(
+                settings, supervisor, paths, output, with_samples, keep_running, echo
+            )
         finally:
             echo("Stopping workers…")
             await supervisor.stop()
@@ -108,7 +112,8 @@ async def _demo(
     started = time.monotonic()
     await supervisor.start()
     watcher = asyncio.create_task(supervisor.supervise())
-    echo(f"Starting stages {', '.join(settings.stages)} (worker log: {output.parent / 'demo-workers.log'})…")
+    log_path = output.parent / "demo-workers.log"
+    echo(f"Starting stages {', '.join(settings.stages)} (worker log: {log_path})…")
     await supervisor.wait_ready(READY_TIMEOUT)
     echo(f"Workers ready in {time.monotonic() - started:.1f}s; metrics at {supervisor.metrics_url}")
 
@@ -155,7 +160,8 @@ async def _demo(
         f"→ {output} ({len(enriched)} events)"
     )
     for stage, counts in stage_counts(supervisor).items():
-        echo(f"  {stage:<9} in {counts['in']:>4}  out {counts['out']:>4}  failed {counts['failed']:>4}")
+        in_, out, failed = counts["in"], counts["out"], counts["failed"]
+        echo(f"  {stage:<9} in {in_:>4}  out {out:>4}  failed {failed:>4}")
     echo(f"Metrics: {supervisor.metrics_url}")
     if keep_running:
         echo("Workers keep running (--keep-running); press Ctrl+C to stop.")

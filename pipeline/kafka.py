@@ -54,10 +54,7 @@ async def ensure_topics(settings: Settings, wait: float = 30.0) -> None:
             missing = [t for t in settings.pipeline_topics if t not in existing]
             if missing:
                 await admin.create_topics(
-                    [
-                        NewTopic(t, settings.partitions, settings.replication_factor)
-                        for t in missing
-                    ]
+                    [NewTopic(t, settings.partitions, settings.replication_factor) for t in missing]
                 )
                 log.info("created topics %s", ", ".join(missing))
             return
@@ -70,7 +67,9 @@ async def ensure_topics(settings: Settings, wait: float = 30.0) -> None:
                     f"{exc}); is the broker running? Set --broker or WIRESTREAM_BROKER."
                 ) from exc
             delay = min(0.5 * attempt, 3.0)
-            log.warning("broker %s not reachable (%s); retrying in %.1fs", settings.broker_url, exc, delay)
+            log.warning(
+                "broker %s not reachable (%s); retrying in %.1fs", settings.broker_url, exc, delay
+            )
             await asyncio.sleep(delay)
         finally:
             await admin.close()

@@ -8,7 +8,23 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+LATENCY_BUCKETS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+    5,
+    10,
+    30,
+)
 END_TO_END_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
@@ -21,7 +37,8 @@ class StageMetrics:
         registry = registry or CollectorRegistry()
         self.messages = Counter(
             "wirestream_messages",
-            "Messages per stage: in (taken off the input topic), out (emitted), failed (dead-lettered).",
+            "Messages per stage: in (taken off the input topic), out (emitted), "
+            "failed (dead-lettered).",
             ["stage", "outcome"],
             registry=registry,
         )

@@ -40,7 +40,9 @@ async def produce(settings: Settings, articles: Iterable[dict[str, Any]]) -> lis
         await producer.stop()
 
 
-async def produce_raw(settings: Settings, values: Sequence[tuple[bytes | None, bytes | None]]) -> None:
+async def produce_raw(
+    settings: Settings, values: Sequence[tuple[bytes | None, bytes | None]]
+) -> None:
     """Send (key, value) byte pairs as they are: for tests and for replays."""
     producer = AIOKafkaProducer(**client_options(settings), acks="all")
     await producer.start()

@@ -10,7 +10,13 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
-SCHEMA_NAMES = ("raw-article", "clean-article", "entities-article", "enriched-article", "dead-letter")
+SCHEMA_NAMES = (
+    "raw-article",
+    "clean-article",
+    "entities-article",
+    "enriched-article",
+    "dead-letter",
+)
 
 
 def schema_dir() -> Path:

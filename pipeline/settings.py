@@ -36,7 +36,8 @@ class Settings:
         "`demo` starts the embedded broker; other commands use `kafka://127.0.0.1:9092`.",
     )
     app_prefix: str = _setting(
-        "wirestream", "Prefix of consumer-group ids; each stage is its own group `<prefix>-<stage>`."
+        "wirestream",
+        "Prefix of consumer-group ids; each stage is its own group `<prefix>-<stage>`.",
     )
     stages: tuple[str, ...] = _setting(STAGES, "Stages a worker runs (comma-separated).")
     topic_raw: str = _setting("articles.raw", "Topic producers write raw articles to.")
@@ -89,7 +90,9 @@ class Settings:
             if name not in hints:
                 raise SettingsError(f"unknown setting {name!r}")
             if value is not None:
-                values[name] = _coerce(name, hints[name], value) if isinstance(value, str) else value
+                values[name] = (
+                    _coerce(name, hints[name], value) if isinstance(value, str) else value
+                )
         settings = cls(**values)
         settings.validate()
         return settings
@@ -102,9 +105,8 @@ class Settings:
     def validate(self) -> None:
         unknown = set(self.stages) - set(STAGES)
         if unknown or not self.stages:
-            raise SettingsError(
-                f"stages must be a non-empty subset of {','.join(STAGES)}; got {','.join(self.stages)}"
-            )
+            wanted, got = ",".join(STAGES), ",".join(self.stages)
+            raise SettingsError(f"stages must be a non-empty subset of {wanted}; got {got}")
         if self.partitions < 1 or self.batch_size < 1 or self.max_body_bytes < 1:
             raise SettingsError("partitions, batch_size and max_body_bytes must be positive")
         if not 0.0 <= self.topic_threshold <= 1.0:
@@ -113,7 +115,7 @@ class Settings:
             raise SettingsError("heartbeat_interval must be shorter than session_timeout")
 
     def as_strings(self) -> dict[str, str]:
-        """Every set value as a flag would spell it, to hand the same settings to a child process."""
+        """Every set value as a flag would spell it: the same settings for a child process."""
         out = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
@@ -168,5 +170,12 @@ def describe() -> list[tuple[str, str, str, str]]:
         default = f.default
         if isinstance(default, tuple):
             default = ",".join(default)
-        rows.append((f.name, ENV_PREFIX + f.name.upper(), "" if default is None else str(default), f.metadata["doc"]))
+        rows.append(
+            (
+                f.name,
+                ENV_PREFIX + f.name.upper(),
+                "" if default is None else str(default),
+                f.metadata["doc"],
+            )
+        )
     return rows

@@ -68,7 +68,9 @@ def read_file(path: Path) -> Iterator[SourceRecord]:
     origin = str(path)
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
-        yield SourceRecord(origin, error=f"unsupported file type {suffix or '(none)'}; use {', '.join(SUFFIXES)}")
+        yield SourceRecord(
+            origin, error=f"unsupported file type {suffix or '(none)'}; use {', '.join(SUFFIXES)}"
+        )
         return
     try:
         text = path.read_text(encoding="utf-8")
@@ -98,7 +100,9 @@ def read_sources(paths: Iterable[str | Path]) -> Iterator[SourceRecord]:
             continue
         path = Path(item)
         if path.is_dir():
-            for child in sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES):
+            for child in sorted(
+                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES
+            ):
                 yield from read_file(child)
         elif path.is_file():
             yield from read_file(path)

@@ -111,14 +111,18 @@ class Supervisor:
 
     async def stop(self) -> None:
         self._stopping.set()
-        running = [s.process for s in self.stages.values() if s.process and s.process.returncode is None]
+        running = [
+            s.process for s in self.stages.values() if s.process and s.process.returncode is None
+        ]
         for process in running:
             with contextlib.suppress(ProcessLookupError):
                 process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + STOP_TIMEOUT
         for process in running:
             try:
-                await asyncio.wait_for(process.wait(), timeout=max(deadline - time.monotonic(), 0.1))
+                await asyncio.wait_for(
+                    process.wait(), timeout=max(deadline - time.monotonic(), 0.1)
+                )
             except TimeoutError:
                 log.warning("stage process %s did not stop in time; killing it", process.pid)
                 with contextlib.suppress(ProcessLookupError):
@@ -129,14 +133,16 @@ class Supervisor:
             self._runner = None
         shutil.rmtree(self.metrics_dir, ignore_errors=True)
 
-    async def wait_ready(self, timeout: float) -> None:
+    async def wait_ready(self, within: float) -> None:
         """Wait until every stage reports ready; raise if one fails or time runs out."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         while not self.is_ready():
             if self._failure:
                 raise self._failure
             if time.monotonic() > deadline:
-                raise TimeoutError(f"stages not ready after {timeout:.0f}s: {self.stage_readiness()}")
+                raise TimeoutError(
+                    f"stages not ready after {within:.0f}s: {self.stage_readiness()}"
+                )
             await asyncio.sleep(0.2)
 
     # --- processes ---------------------------------------------------------------------------
@@ -237,4 +243,6 @@ class Supervisor:
     async def _readyz(self, _: web.Request) -> web.Response:
         readiness = self.stage_readiness()
         ready = self.is_alive() and all(readiness.values())
-        return web.json_response({"ready": ready, "stages": readiness}, status=200 if ready else 503)
+        return web.json_response(
+            {"ready": ready, "stages": readiness}, status=200 if ready else 503
+        )

@@ -52,10 +52,11 @@ def settings(tmp_path: Path) -> Settings:
 def clean_article_bytes() -> bytes:
     """The test story as the clean stage puts it on the clean topic."""
     from pipeline import codec
+    from pipeline.envelope import Incoming
     from pipeline.models import Article
-    from pipeline.stages.clean import clean_article, parse_raw
+    from pipeline.stages.clean import CleanStage
 
-    raw = parse_raw(codec.dumps({"title": CEASEFIRE_TITLE, "body": CEASEFIRE_BODY}), 1 << 20)
-    article = clean_article(raw, received_at="2026-01-01T00:00:00.000Z")
+    raw = codec.dumps({"title": CEASEFIRE_TITLE, "body": CEASEFIRE_BODY})
+    (article,) = CleanStage(max_body_bytes=1 << 20).process([Incoming(value=raw, timestamp=1.7e9)])
     assert isinstance(article, Article)
     return codec.dumps(article)

@@ -10,7 +10,12 @@ def test_dead_letters_keep_the_payload_and_where_it_came_from():
     letter = dead_letter("clean", message, Rejection(Reason.NOT_UTF8, "bad bytes"))
     assert letter.payload_encoding == "base64"
     assert base64.b64decode(letter.payload) == b"\xff\xfe bad"
-    assert (letter.topic, letter.partition, letter.offset, letter.key) == ("articles.raw", 2, 7, "k")
+    assert (letter.topic, letter.partition, letter.offset, letter.key) == (
+        "articles.raw",
+        2,
+        7,
+        "k",
+    )
     assert schemas.errors("dead-letter", codec.to_plain(letter)) == []
 
 

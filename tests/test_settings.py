@@ -35,7 +35,8 @@ def test_environment_is_read_and_typed():
 
 def test_flags_override_environment_and_none_means_not_given():
     settings = Settings.load(
-        {"partitions": "3", "broker": None}, env={"WIRESTREAM_PARTITIONS": "8", "WIRESTREAM_BROKER": "kafka://x:1"}
+        {"partitions": "3", "broker": None},
+        env={"WIRESTREAM_PARTITIONS": "8", "WIRESTREAM_BROKER": "kafka://x:1"},
     )
     assert settings.partitions == 3
     assert settings.broker == "kafka://x:1"

@@ -7,7 +7,11 @@ from pipeline.sources import read_sources, text_article
 def test_text_file_first_line_is_the_title(tmp_path):
     (tmp_path / "a.txt").write_text("Title here\n\nFirst paragraph.\n\nSecond.", encoding="utf-8")
     (record,) = read_sources([tmp_path / "a.txt"])
-    assert record.article == {"title": "Title here", "body": "\nFirst paragraph.\n\nSecond.", "content_type": "text/plain"}
+    assert record.article == {
+        "title": "Title here",
+        "body": "\nFirst paragraph.\n\nSecond.",
+        "content_type": "text/plain",
+    }
 
 
 def test_single_line_text_is_all_body():
@@ -17,8 +21,12 @@ def test_single_line_text_is_all_body():
 def test_folders_are_walked_in_order_and_every_format_is_read(tmp_path):
     (tmp_path / "sub").mkdir()
     (tmp_path / "b.html").write_text("<p>Hi</p>", encoding="utf-8")
-    (tmp_path / "a.json").write_text(json.dumps([{"body": "one"}, {"body": "two"}]), encoding="utf-8")
-    (tmp_path / "sub" / "c.jsonl").write_text('{"body": "three"}\n\n{"body": "four"}\n', encoding="utf-8")
+    (tmp_path / "a.json").write_text(
+        json.dumps([{"body": "one"}, {"body": "two"}]), encoding="utf-8"
+    )
+    (tmp_path / "sub" / "c.jsonl").write_text(
+        '{"body": "three"}\n\n{"body": "four"}\n', encoding="utf-8"
+    )
     (tmp_path / "notes.md").write_text("ignored", encoding="utf-8")
     records = list(read_sources([tmp_path]))
     assert [r.article["body"] for r in records] == ["one", "two", "<p>Hi</p>", "three", "four"]
@@ -30,7 +38,16 @@ def test_problems_are_reported_not_raised(tmp_path):
     (tmp_path / "bad.jsonl").write_text('{"body": "ok"}\nnot json\n[1]\n', encoding="utf-8")
     (tmp_path / "x.pdf").write_bytes(b"%PDF")
     (tmp_path / "latin1.txt").write_bytes(b"caf\xe9")
-    records = list(read_sources([tmp_path / "bad.jsonl", tmp_path / "x.pdf", tmp_path / "latin1.txt", tmp_path / "missing.txt"]))
+    records = list(
+        read_sources(
+            [
+                tmp_path / "bad.jsonl",
+                tmp_path / "x.pdf",
+                tmp_path / "latin1.txt",
+                tmp_path / "missing.txt",
+            ]
+        )
+    )
     errors = [r.error for r in records if r.error]
     assert len(errors) == 5
     assert "not JSON" in errors[0] and "JSON object" in errors[1]

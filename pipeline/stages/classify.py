@@ -11,8 +11,23 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from pipeline import ids
-from pipeline.envelope import Incoming, dead_letter, decode_article, isoformat, parse_timestamp, utc_now
-from pipeline.models import Article, DeadLetter, PipelineInfo, Reason, Rejection, StageInfo, TopicScore
+from pipeline.envelope import (
+    Incoming,
+    dead_letter,
+    decode_article,
+    isoformat,
+    parse_timestamp,
+    utc_now,
+)
+from pipeline.models import (
+    Article,
+    DeadLetter,
+    PipelineInfo,
+    Reason,
+    Rejection,
+    StageInfo,
+    TopicScore,
+)
 
 STAGE = "classify"
 
@@ -32,7 +47,9 @@ def classifier_input(article: Article) -> str:
     return f"{article.title}\n\n{article.text}" if article.title else article.text
 
 
-def select_topics(scores: Sequence[TopicScore], threshold: float) -> tuple[list[TopicScore], str | None]:
+def select_topics(
+    scores: Sequence[TopicScore], threshold: float
+) -> tuple[list[TopicScore], str | None]:
     """Topics at or above the threshold, best first, and the primary topic's code."""
     kept = sorted((s for s in scores if s.score >= threshold), key=lambda s: -s.score)
     return kept, (kept[0].code if kept else None)
@@ -46,7 +63,9 @@ def pipeline_fingerprint(pipeline: PipelineInfo) -> str:
     return "|".join(parts)
 
 
-def finish(article: Article, scores: Sequence[TopicScore], threshold: float, info: StageInfo) -> Article:
+def finish(
+    article: Article, scores: Sequence[TopicScore], threshold: float, info: StageInfo
+) -> Article:
     """Attach topics and stamp the event id, completion time and end-to-end latency."""
     article.topics, article.topic = select_topics(scores, threshold)
     article.pipeline.stages[STAGE] = info

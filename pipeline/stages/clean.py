@@ -94,7 +94,9 @@ def parse_raw(payload: bytes | None, max_bytes: int) -> RawArticle | Rejection:
     except codec.JSONDecodeError as exc:
         return Rejection(Reason.INVALID_JSON, f"not JSON: {exc}")
     if not isinstance(data, dict):
-        return Rejection(Reason.SCHEMA_VIOLATION, f"expected a JSON object, got {type(data).__name__}")
+        return Rejection(
+            Reason.SCHEMA_VIOLATION, f"expected a JSON object, got {type(data).__name__}"
+        )
     problems = schemas.errors("raw-article", data)
     if problems:
         return Rejection(Reason.SCHEMA_VIOLATION, "; ".join(problems[:5]))
@@ -198,8 +200,10 @@ def _is_source_credit(paragraph: str) -> bool:
     )
 
 
-def clean_text(body: str, *, title: str | None = None, content_type: str | None = None) -> CleanText:
-    """Turn a body (plain text or HTML) into clean text with paragraphs separated by a blank line."""
+def clean_text(
+    body: str, *, title: str | None = None, content_type: str | None = None
+) -> CleanText:
+    """Turn a body (plain text or HTML) into clean text, paragraphs separated by a blank line."""
     is_html = content_type == "text/html" or (content_type is None and looks_like_html(body))
     text = html_to_text(body) if is_html else body
     paragraphs = _paragraphs(normalize_unicode(text))

@@ -72,7 +72,10 @@ def load_nlp(model: str) -> Language:
 
 def model_info(nlp: Language) -> StageInfo:
     meta = nlp.meta
-    return StageInfo(model=f"{meta.get('lang', 'xx')}_{meta.get('name', 'pipeline')}", model_version=meta.get("version"))
+    return StageInfo(
+        model=f"{meta.get('lang', 'xx')}_{meta.get('name', 'pipeline')}",
+        model_version=meta.get("version"),
+    )
 
 
 def _canonical_key(text: str) -> str:

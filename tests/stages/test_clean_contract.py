@@ -29,9 +29,16 @@ def test_bad_raw_messages_are_rejected_with_a_stable_reason(payload, reason):
 def test_a_batch_yields_one_result_per_message_in_order():
     stage = CleanStage(max_body_bytes=1 << 20)
     batch = [
-        Incoming(value=codec.dumps({"title": CEASEFIRE_TITLE, "body": CEASEFIRE_BODY, "id": "a1"}), timestamp=1.7e9),
-        Incoming(value=codec.dumps({"body": "   \n\t "}), key=b"k2", topic="raw", partition=1, offset=9),
-        Incoming(value=codec.dumps({"body": "<p>Short HTML fragment.</p>", "url": "https://n.example/x"})),
+        Incoming(
+            value=codec.dumps({"title": CEASEFIRE_TITLE, "body": CEASEFIRE_BODY, "id": "a1"}),
+            timestamp=1.7e9,
+        ),
+        Incoming(
+            value=codec.dumps({"body": "   \n\t "}), key=b"k2", topic="raw", partition=1, offset=9
+        ),
+        Incoming(
+            value=codec.dumps({"body": "<p>Short HTML fragment.</p>", "url": "https://n.example/x"})
+        ),
     ]
     first, second, third = stage.process(batch)
     assert isinstance(first, Article) and first.id == "a1" and first.title == CEASEFIRE_TITLE
@@ -39,7 +46,11 @@ def test_a_batch_yields_one_result_per_message_in_order():
     assert first.timings["clean_ms"] >= 0
     assert isinstance(second, DeadLetter) and second.reason == Reason.EMPTY_BODY
     assert (second.topic, second.partition, second.offset, second.key) == ("raw", 1, 9, "k2")
-    assert isinstance(third, Article) and third.text == "Short HTML fragment." and third.id.startswith("url-")
+    assert (
+        isinstance(third, Article)
+        and third.text == "Short HTML fragment."
+        and third.id.startswith("url-")
+    )
     assert schemas.errors("clean-article", codec.to_plain(first)) == []
     assert schemas.errors("dead-letter", codec.to_plain(second)) == []
 
@@ -47,7 +58,9 @@ def test_a_batch_yields_one_result_per_message_in_order():
 def test_metadata_is_passed_through_untouched():
     stage = CleanStage(max_body_bytes=1 << 20)
     metadata = {"feed": "wire", "nested": {"list": [1, "two", None]}}
-    (article,) = stage.process([Incoming(value=codec.dumps({"body": "Text.", "metadata": metadata}))])
+    (article,) = stage.process(
+        [Incoming(value=codec.dumps({"body": "Text.", "metadata": metadata}))]
+    )
     assert article.metadata == metadata
 
 

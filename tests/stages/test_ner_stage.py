@@ -1,0 +1,73 @@
+"""The NER stage over batches: spaCy loading, grouping, and failures as dead letters."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline import codec, schemas
+from pipeline.envelope import Incoming
+from pipeline.models import Article, DeadLetter, Entity, Reason
+from pipeline.stages.ner import EntityRecognizer, NerStage, load_nlp, resolve_model
+
+
+@pytest.fixture(scope="module")
+def recognizer() -> EntityRecognizer:
+    return EntityRecognizer(load_nlp("en_core_web_sm"))
+
+
+def test_only_the_components_ner_needs_are_enabled(recognizer):
+    assert recognizer.nlp.pipe_names == ["ner"]
+    assert recognizer.info.model and recognizer.info.model_version
+
+
+def test_a_missing_model_names_the_setting():
+    with pytest.raises(OSError, match="WIRESTREAM_SPACY_MODEL"):
+        resolve_model("xx_no_such_model")
+
+
+def test_batch_results_keep_order_and_offsets_point_into_the_text(recognizer, clean_article_bytes):
+    stage = NerStage(recognizer)
+    results = stage.process(
+        [
+            Incoming(value=clean_article_bytes),
+            Incoming(value=b"{}"),
+            Incoming(value=clean_article_bytes),
+        ]
+    )
+    first, bad, third = results
+    assert isinstance(first, Article) and isinstance(third, Article)
+    assert isinstance(bad, DeadLetter) and bad.reason == Reason.INVALID_EVENT
+    names = {(e.name, e.label) for e in first.entities}
+    assert ("Geneva", "GPE") in names
+    for entity in first.entities:
+        for mention in entity.mentions:
+            assert first.text[mention.start : mention.end] == mention.text
+    assert first.pipeline.stages["ner"] == recognizer.info
+    assert first.timings["ner_ms"] > 0
+    assert schemas.errors("entities-article", codec.to_plain(first)) == []
+
+
+class FlakyRecognizer:
+    """Fails on any batch containing the poisoned text, like a model crashing on one input."""
+
+    def __init__(self, real: EntityRecognizer) -> None:
+        self.real = real
+        self.info = real.info
+
+    def recognize(self, texts: list[str]) -> list[list[Entity]]:
+        if any("POISON" in t for t in texts):
+            raise ValueError("model crashed")
+        return self.real.recognize(texts)
+
+
+def test_one_bad_article_in_a_batch_is_dead_lettered_alone(recognizer, clean_article_bytes):
+    poisoned = codec.loads(clean_article_bytes)
+    poisoned["text"] = "POISON " + poisoned["text"]
+    poisoned["id"] = "poisoned"
+    stage = NerStage(FlakyRecognizer(recognizer))
+    good, bad = stage.process(
+        [Incoming(value=clean_article_bytes), Incoming(value=codec.dumps(poisoned))]
+    )
+    assert isinstance(good, Article) and good.entities
+    assert isinstance(bad, DeadLetter)
+    assert (bad.reason, bad.article_id) == (Reason.STAGE_ERROR, "poisoned")
