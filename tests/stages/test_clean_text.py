@@ -38,9 +38,9 @@ def test_invisible_and_control_characters_go_and_spaces_collapse():
 
 
 def test_paragraphs_are_kept_and_hard_wraps_are_joined():
-    body = "First sentence of a paragraph that\nwraps onto a second line.\nA new paragraph.\n\n\nEnd."
+    body = "A sentence of a paragraph that\nwraps onto a second line.\nA new paragraph.\n\n\nEnd."
     assert clean_text(body).text == (
-        "First sentence of a paragraph that wraps onto a second line.\n\nA new paragraph.\n\nEnd."
+        "A sentence of a paragraph that wraps onto a second line.\n\nA new paragraph.\n\nEnd."
     )
 
 
