@@ -17,7 +17,7 @@ from typing import Any
 
 import faust
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
-from faust.types import EventT
+from faust.types import TP, EventT
 from prometheus_client import CollectorRegistry
 
 from pipeline import codec
@@ -163,6 +163,11 @@ def build_app(
             for event in events:
                 await stream.ack(event)
             runner.record(len(events), results, started)
+
+    @app.on_partitions_assigned.connect
+    async def count_partitions(_: faust.App, assigned: set[TP], **__: Any) -> None:
+        mine = sum(1 for tp in assigned if tp.topic == source.get_topic_name())
+        metrics.assigned_partitions.labels(stage.name).set(mine)
 
     @app.on_rebalance_complete.connect
     async def mark_ready(*_: Any, **__: Any) -> None:

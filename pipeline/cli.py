@@ -264,15 +264,28 @@ def broker(port: int, host: str) -> None:
 
 
 @main.command(name="settings")
+@click.option("--markdown", is_flag=True, help="Print the documentation table (as in the README).")
 @settings_options
-def settings_command(**values: Any) -> None:
+def settings_command(markdown: bool, **values: Any) -> None:
     """Show every setting: its flag, environment variable, and the value in effect."""
+    if markdown:
+        click.echo(settings_table())
+        return
     settings = load_settings(values)
     for name, env, default, doc in describe():
         value = getattr(settings, name)
         shown = ",".join(value) if isinstance(value, tuple) else value
         click.echo(f"{name:<20} {shown!s:<28} {env}")
         click.echo(click.style(f"    {doc} (default: {default or 'unset'})", dim=True))
+
+
+def settings_table() -> str:
+    lines = ["| Flag | Environment variable | Default | Meaning |", "|---|---|---|---|"]
+    for name, env, default, doc in describe():
+        lines.append(
+            f"| `{_option_name(name)}` | `{env}` | {f'`{default}`' if default else 'unset'} | {doc} |"
+        )
+    return "\n".join(lines)
 
 
 def _setup_logging(settings: Settings) -> None:

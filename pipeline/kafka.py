@@ -38,12 +38,12 @@ class BrokerUnavailable(RuntimeError):
     """The broker could not be reached within the allowed time."""
 
 
-async def ensure_topics(settings: Settings, wait: float = 30.0) -> None:
+async def ensure_topics(settings: Settings) -> None:
     """Create the pipeline's topics with the configured partitions if they do not exist.
 
     Retries while the broker is unreachable, then fails with a readable message.
     """
-    deadline = asyncio.get_running_loop().time() + wait
+    deadline = asyncio.get_running_loop().time() + settings.startup_timeout
     attempt = 0
     while True:
         attempt += 1

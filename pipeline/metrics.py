@@ -82,6 +82,13 @@ class StageMetrics:
             multiprocess_mode="livemax",
             registry=registry,
         )
+        self.assigned_partitions = Gauge(
+            "wirestream_assigned_partitions",
+            "Partitions of the stage's input topic assigned to this process.",
+            ["stage"],
+            multiprocess_mode="livesum",
+            registry=registry,
+        )
         for outcome in ("in", "out", "failed"):
             self.messages.labels(stage, outcome)
         self.ready.labels(stage).set(0)

@@ -53,6 +53,9 @@ class Settings:
         "(which completes a join after about half of it) start fast.",
     )
     heartbeat_interval: float = _setting(1.0, "Consumer heartbeat interval in seconds.")
+    startup_timeout: float = _setting(
+        60.0, "Seconds to keep retrying an unreachable broker at start-up before giving up."
+    )
     batch_size: int = _setting(32, "Most messages a stage takes as one batch.")
     batch_timeout: float = _setting(0.2, "Seconds a stage waits to fill a batch.")
     max_body_bytes: int = _setting(1_048_576, "Raw messages larger than this are dead-lettered.")

@@ -1,0 +1,98 @@
+"""The whole pipeline on the embedded broker: real topics, consumer groups and processes."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline import codec, schemas
+from pipeline.demo import sample_dir
+from pipeline.producer import produce, produce_raw
+from pipeline.sources import read_sources
+from tests.e2e.conftest import collect, counter, running_worker
+
+pytestmark = pytest.mark.e2e
+
+
+def sample_articles() -> list[dict]:
+    return [r.article for r in read_sources([sample_dir()]) if r.article]
+
+
+async def test_articles_in_schema_valid_enriched_events_out_and_bad_input_dead_lettered(
+    e2e_settings, tmp_path
+):
+    settings = e2e_settings
+    articles = sample_articles()
+    async with running_worker(settings, tmp_path, "worker") as worker:
+        keys = await produce(settings, articles[:4])
+        await produce_raw(
+            settings, [(b"broken-1", b'{"body": "unterminated'), (b"empty-1", b'{"body": " "}')]
+        )
+        keys += await produce(settings, articles[4:])
+        records = await collect(
+            settings, [settings.topic_enriched, settings.topic_dlq], len(articles) + 2
+        )
+
+    enriched = [r for r in records if r.topic == settings.topic_enriched]
+    dead = [r for r in records if r.topic == settings.topic_dlq]
+    assert sorted(r.key for r in enriched) == sorted(keys)
+    for record in enriched:
+        event = codec.loads(record.value)
+        assert schemas.errors("enriched-article", event) == []
+        assert record.key == event["id"].encode()
+        assert event["entities"] and event["topic"]
+    reasons = {r.key: codec.loads(r.value)["reason"] for r in dead}
+    assert reasons == {b"broken-1": "invalid_json", b"empty-1": "empty_body"}
+    for record in dead:
+        assert schemas.errors("dead-letter", codec.loads(record.value)) == []
+    assert (
+        counter(worker, "wirestream_dead_letters_total", stage="clean", reason="invalid_json") == 1
+    )
+    assert counter(worker, "wirestream_messages_total", stage="classify", outcome="out") == len(
+        articles
+    )
+    assert counter(worker, "wirestream_end_to_end_seconds_count") == len(articles)
+
+
+async def test_stages_scale_independently_with_partitions_split_between_workers(
+    e2e_settings, tmp_path
+):
+    """Two workers running only NER beside one running the other stages deliver everything,
+    each NER worker taking its share of the partitions."""
+    settings = e2e_settings
+    articles = [
+        {**article, "id": f"copy-{n}-{i}"}
+        for n in range(2)
+        for i, article in enumerate(sample_articles())
+    ]
+    ner_only = settings.replace(stages=("ner",))
+    others = settings.replace(stages=("clean", "classify"))
+    async with (
+        running_worker(ner_only, tmp_path, "ner-a") as ner_a,
+        running_worker(ner_only, tmp_path, "ner-b") as ner_b,
+        running_worker(others, tmp_path, "others") as rest,
+    ):
+        await wait_for_assignment([ner_a, ner_b], "ner", settings.partitions)
+        keys = await produce(settings, articles)
+        records = await collect(settings, [settings.topic_enriched], len(articles))
+
+    assert sorted({r.key for r in records}) == sorted(keys)
+    handled = [
+        counter(w, "wirestream_messages_total", stage="ner", outcome="out") for w in (ner_a, ner_b)
+    ]
+    assert all(n > 0 for n in handled) and sum(handled) >= len(articles)
+    assert counter(rest, "wirestream_messages_total", stage="ner", outcome="out") == 0
+    assert counter(rest, "wirestream_messages_total", stage="classify", outcome="out") >= len(
+        articles
+    )
+
+
+async def wait_for_assignment(workers, stage: str, partitions: int, timeout: float = 60.0) -> None:
+    """Until the group has settled: every partition assigned, each worker holding some."""
+    import asyncio
+
+    async with asyncio.timeout(timeout):
+        while True:
+            held = [counter(w, "wirestream_assigned_partitions", stage=stage) for w in workers]
+            if sum(held) == partitions and all(held):
+                return
+            await asyncio.sleep(0.2)
