@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO))
 
 from pipeline import codec  # noqa: E402
 from pipeline.broker import EMBEDDED_SESSION_TIMEOUT, EmbeddedBroker  # noqa: E402
-from pipeline.producer import produce, read_topics  # noqa: E402
+from pipeline.producer import end_offsets, produce, read_topics  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
 from pipeline.sources import read_sources  # noqa: E402
 from pipeline.stages.ner import load_nlp  # noqa: E402
@@ -66,8 +66,10 @@ def machine() -> str:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    mem_kb = int(next(l for l in open("/proc/meminfo") if l.startswith("MemTotal")).split()[1])
-    return f"{os.cpu_count()} cores, {cpu}, {mem_kb / 1024**2:.0f} GiB RAM, Python {platform.python_version()}"
+    with open("/proc/meminfo", encoding="utf-8") as handle:
+        mem_kb = int(next(line for line in handle if line.startswith("MemTotal")).split()[1])
+    python = platform.python_version()
+    return f"{os.cpu_count()} cores, {cpu}, {mem_kb / 1024**2:.0f} GiB RAM, Python {python}"
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -79,10 +81,9 @@ def peak_rss_mib(pid: int) -> float:
 
 
 async def pipeline_round(
-    settings: Settings, supervisor: Supervisor, articles: list[dict], tag: str
+    settings: Settings, articles: list[dict], tag: str
 ) -> tuple[float, list[str]]:
     batch = [{**a, "id": f"{tag}-{i}"} for i, a in enumerate(articles)]
-    from pipeline.producer import end_offsets
 
     start_offsets = await end_offsets(settings, [settings.topic_enriched])
     started = time.perf_counter()
@@ -118,9 +119,9 @@ async def main() -> None:
         sys.exit(f"no articles found in {', '.join(map(str, args.corpus))}")
     articles = (corpus * (args.articles // len(corpus) + 1))[: args.articles]
     print(f"machine: {machine()}")
-    print(
-        f"corpus: {len(corpus)} articles from {', '.join(map(str, args.corpus))}; {len(articles)} per round, {args.rounds} rounds"
-    )
+    sources = ", ".join(map(str, args.corpus))
+    print(f"corpus: {len(corpus)} articles from {sources}")
+    print(f"{len(articles)} articles per round, {args.rounds} rounds")
 
     workdir = Path(tempfile.mkdtemp(prefix="wirestream-bench-"))
     with EmbeddedBroker(log=workdir / "broker.log") as broker:
@@ -140,16 +141,16 @@ async def main() -> None:
             watcher = asyncio.create_task(supervisor.supervise())
             try:
                 await supervisor.wait_ready(180)
-                await pipeline_round(settings, supervisor, articles[:20], "warmup")
+                await pipeline_round(settings, articles[:20], "warmup")
                 rows = []
                 for round_no in range(args.rounds):
-                    seconds, texts = await pipeline_round(
-                        settings, supervisor, articles, f"r{round_no}"
-                    )
+                    seconds, texts = await pipeline_round(settings, articles, f"r{round_no}")
                     ceiling = ceiling_round(nlp, texts, settings.batch_size)
                     rows.append((len(texts) / seconds, len(texts) / ceiling))
+                    pipe_rate, raw_rate = rows[-1]
                     print(
-                        f"round {round_no + 1}: pipeline {rows[-1][0]:.1f} articles/s, raw spaCy {rows[-1][1]:.1f} articles/s, ratio {rows[-1][0] / rows[-1][1]:.2f}"
+                        f"round {round_no + 1}: pipeline {pipe_rate:.1f} articles/s, "
+                        f"raw spaCy {raw_rate:.1f} articles/s, ratio {pipe_rate / raw_rate:.2f}"
                     )
                 peaks = {
                     s.stage: peak_rss_mib(s.process.pid)
@@ -163,7 +164,8 @@ async def main() -> None:
     ceil = statistics.median(r[1] for r in rows)
     ratio = statistics.median(r[0] / r[1] for r in rows)
     print(
-        f"median: pipeline {pipe:.1f} articles/s, raw spaCy ceiling {ceil:.1f} articles/s, ratio {ratio:.2f}"
+        f"median: pipeline {pipe:.1f} articles/s, raw spaCy ceiling {ceil:.1f} articles/s, "
+        f"ratio {ratio:.2f}"
     )
     print("peak RSS per worker process: " + ", ".join(f"{k} {v:.0f} MiB" for k, v in peaks.items()))
 

@@ -282,9 +282,8 @@ def settings_command(markdown: bool, **values: Any) -> None:
 def settings_table() -> str:
     lines = ["| Flag | Environment variable | Default | Meaning |", "|---|---|---|---|"]
     for name, env, default, doc in describe():
-        lines.append(
-            f"| `{_option_name(name)}` | `{env}` | {f'`{default}`' if default else 'unset'} | {doc} |"
-        )
+        shown = f"`{default}`" if default else "unset"
+        lines.append(f"| `{_option_name(name)}` | `{env}` | {shown} | {doc} |")
     return "\n".join(lines)
 
 
