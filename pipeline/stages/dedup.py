@@ -30,11 +30,13 @@ from datasketch import MinHash
 
 from pipeline import ids
 
-NUM_PERM = 128
 SHINGLE_WORDS = 3
-# 32 bands of 4 rows: a pair with Jaccard similarity s shares a band with probability
-# 1 - (1 - s**4)**32, i.e. 0.87 at s = 0.4 and 0.99 at s = 0.5; the exact check follows.
-BANDS, ROWS = 32, 4
+# 42 bands of 3 rows: a pair with Jaccard similarity s shares a band with probability
+# 1 - (1 - s**3)**42, i.e. 0.94 at s = 0.4 and 0.995 at s = 0.5, but 0.04 at s = 0.1; candidates
+# are then compared on the whole signature. Banding and the default threshold (0.5) were chosen
+# with bench/near_duplicates.py: different stories sharing background paragraphs reach 0.44.
+BANDS, ROWS = 42, 3
+NUM_PERM = BANDS * ROWS
 # A bucket shared by very many articles is boilerplate, not evidence; keep it bounded.
 MAX_BUCKET_IDS = 64
 SLOTS_PER_WINDOW = 24
@@ -44,7 +46,7 @@ _WORD = re.compile(r"\w+")
 @dataclass(frozen=True, slots=True)
 class Fingerprint:
     content_hash: str
-    signature: np.ndarray  # NUM_PERM unsigned 64-bit minima
+    signature: np.ndarray  # NUM_PERM unsigned 64-bit minimum hashes
 
     def similarity(self, other: np.ndarray) -> float:
         """Estimated Jaccard similarity of the two texts' shingle sets."""
@@ -135,27 +137,32 @@ class DuplicateIndex:
         return int(self.store.get("meta", {}).get("count", 0))
 
     def _find(self, fp: Fingerprint) -> DuplicateMatch | None:
-        first = self.store.get(f"x:{fp.content_hash}")
-        if first is not None:
-            return DuplicateMatch(self._root(first["id"]), 1.0)
+        best = self._best_candidate(fp)
+        if best is None:
+            return None
+        candidate, score = best
+        root = self._root(candidate)
+        if root != candidate and (root_entry := self.store.get(f"d:{root}")) is not None:
+            score = fp.similarity(_decode(root_entry["sig"]))
+        return DuplicateMatch(root, round(score, 4))
+
+    def _best_candidate(self, fp: Fingerprint) -> tuple[str, float] | None:
+        """The earlier article with the same content, else the most similar one over threshold."""
+        exact = self.store.get(f"x:{fp.content_hash}")
+        if exact is not None:
+            return exact["id"], 1.0
         candidates: set[str] = set()
         for key in _band_keys(fp.signature):
             candidates.update(self.store.get(key, {}).get("ids", ()))
-        best: tuple[float, str] | None = None
+        best: tuple[str, float] | None = None
         for candidate in sorted(candidates):
             entry = self.store.get(f"d:{candidate}")
             if entry is None:
                 continue
             score = fp.similarity(_decode(entry["sig"]))
-            if score >= self.threshold and (best is None or score > best[0]):
-                best = (score, candidate)
-        if best is None:
-            return None
-        score, candidate = best
-        root = self._root(candidate)
-        if root != candidate and (root_entry := self.store.get(f"d:{root}")) is not None:
-            score = fp.similarity(_decode(root_entry["sig"]))
-        return DuplicateMatch(root, round(score, 4))
+            if score >= self.threshold and (best is None or score > best[1]):
+                best = (candidate, score)
+        return best
 
     def _root(self, article_id: str) -> str:
         """The first article of a group: a duplicate points at its root, never at another copy."""
