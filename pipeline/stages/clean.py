@@ -55,6 +55,8 @@ _SPACES = re.compile(r"[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
 _LINE_BREAKS = re.compile(r"\r\n?|[\u2028\x0b\x0c\x85]")
 _ENTITY = re.compile(r"&(?:#\d{2,7}|#x[0-9a-f]{2,6}|[a-z]{2,8});", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?:;\"')\]…]$")
+# C0 controls other than tab and line breaks: an HTML parser would turn them into U+FFFD.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def parse_raw(payload: bytes | None, max_bytes: int) -> RawArticle | Rejection:
@@ -148,7 +150,7 @@ def clean_text(
     is_html = content_type == "text/html" or (
         content_type is None and html_extract.looks_like_html(body)
     )
-    page = html_extract.extract(body) if is_html else None
+    page = html_extract.extract(_CONTROLS.sub(" ", body)) if is_html else None
     meta = page.metadata if page else html_extract.PageMetadata()
     given_title = normalize_unicode(title) if title else None
     page_title = normalize_unicode(meta.title) if meta.title else None

@@ -68,11 +68,11 @@ def _extract_page(body: str) -> Extracted | None:
         tree = lxml.html.document_fromstring(body)
     except (etree.ParserError, ValueError):
         return None
-    _unwrap_layout_tables(tree)
+    _flatten_tables(tree)
     document = trafilatura.bare_extraction(
         tree,
         include_comments=False,
-        include_tables=True,
+        include_tables=False,
         favor_precision=True,
         with_metadata=True,
     )
@@ -88,16 +88,27 @@ def _extract_page(body: str) -> Extracted | None:
     return Extracted(document.text, metadata, full_page=True)
 
 
-def _unwrap_layout_tables(tree: etree._Element) -> None:
-    """Old sites lay pages out with tables; as divs, their cells become blocks the extractor can
-    weigh one by one instead of keeping or dropping the whole page at once."""
+def _flatten_tables(tree: etree._Element) -> None:
+    """Tables as plain blocks, before extraction.
+
+    Old sites lay whole pages out with tables: their cells become divs, blocks the extractor can
+    weigh one by one instead of keeping or dropping the whole page at once. Data tables become one
+    paragraph per row, cells separated by spaces, where the extractor would write Markdown pipes.
+    """
     for table in list(tree.iter("table")):
-        if table.find(".//th") is not None:
-            continue
         cells = table.findall(".//td")
-        if any(len(cell.text_content().split()) >= _LAYOUT_CELL_WORDS for cell in cells):
-            for element in [table, *table.iter("tbody", "thead", "tfoot", "tr", "td")]:
-                element.tag = "div"
+        layout = table.find(".//th") is None and any(
+            len(cell.text_content().split()) >= _LAYOUT_CELL_WORDS for cell in cells
+        )
+        for row in table.iter("tr"):
+            row.tag = "div" if layout else "p"
+        for cell in table.iter("td", "th"):
+            cell.tag = "div" if layout else "span"
+            cell.tail = " " + (cell.tail or "")
+        for element in table.iter("table", "tbody", "thead", "tfoot", "caption"):
+            element.tag = "div"
+    for stray in list(tree.iter("tr", "td", "th")):  # cells outside any table
+        stray.tag = "div"
 
 
 _TITLE_SEPARATORS = re.compile(r"\s+(?:[|–—·:]{1,2}|-)\s+")
