@@ -61,7 +61,9 @@ class DuplicateMatch:
 
 @functools.cache
 def _template() -> MinHash:
-    return MinHash(num_perm=NUM_PERM, seed=1)
+    # Scheme and seed pinned: signatures are kept in a changelog and must not change meaning
+    # when the library's default does.
+    return MinHash(num_perm=NUM_PERM, seed=1, scheme="affine32")
 
 
 def shingles(text: str) -> set[bytes]:
