@@ -114,7 +114,11 @@ class Article:
     title: str | None = None
     author: str | None = None
     published_at: str | None = None
+    dateline: str | None = None  # place/date line that opened the body: "MOSCOW, March 24"
     language: str | None = None
+    language_confidence: float | None = None  # detector's probability; None if the producer set it
+    duplicate_of: str | None = None  # id of the first article this one repeats, exactly or nearly
+    duplicate_similarity: float | None = None  # estimated Jaccard similarity to it, 0..1
     metadata: dict[str, Any] | None = None
     timings: dict[str, float] = field(default_factory=dict)
     entities: list[Entity] | None = None

@@ -68,6 +68,22 @@ class Settings:
     topic_threshold: float = _setting(
         0.25, "Topics scoring at least this (0..1) are listed in `topics`."
     )
+    dedup_mode: str = _setting(
+        "annotate",
+        "What the clean stage does with a duplicate: `annotate` (emit it with `duplicate_of` "
+        "set) or `drop` (emit nothing for it).",
+    )
+    dedup_window_hours: float = _setting(
+        72.0, "Duplicates are looked for among articles received within this many hours."
+    )
+    dedup_max_entries: int = _setting(
+        200_000, "Most articles the duplicate index holds; the oldest are forgotten first."
+    )
+    dedup_threshold: float = _setting(
+        0.5,
+        "Estimated Jaccard similarity of word 3-shingles (0..1) from which an article counts as "
+        "a near-duplicate of an earlier one.",
+    )
     metrics_host: str = _setting("127.0.0.1", "Bind address of the metrics and health server.")
     metrics_port: int = _setting(
         9108, "Port of `/metrics`, `/healthz` and `/readyz` (0 picks a free one)."
@@ -114,6 +130,12 @@ class Settings:
             raise SettingsError("partitions, batch_size and max_body_bytes must be positive")
         if not 0.0 <= self.topic_threshold <= 1.0:
             raise SettingsError("topic_threshold must be within 0..1")
+        if self.dedup_mode not in ("annotate", "drop"):
+            raise SettingsError(f"dedup_mode must be annotate or drop; got {self.dedup_mode!r}")
+        if self.dedup_window_hours <= 0 or self.dedup_max_entries < 1:
+            raise SettingsError("dedup_window_hours and dedup_max_entries must be positive")
+        if not 0.0 < self.dedup_threshold <= 1.0:
+            raise SettingsError("dedup_threshold must be within (0, 1]")
         if self.heartbeat_interval >= self.session_timeout:
             raise SettingsError("heartbeat_interval must be shorter than session_timeout")
 

@@ -1,7 +1,9 @@
 """Clean stage: raw producer bytes in, a validated article with faithful plain text out.
 
-Pure functions, no Kafka: ``parse_raw`` checks the contract, ``clean_text`` turns a body into
-text, ``clean_article`` builds the event; ``CleanStage`` applies them to a batch of messages.
+Pure functions, no Kafka: ``parse_raw`` checks the contract, ``repair_text`` mends broken
+Unicode, ``clean_text`` turns a body (plain text, HTML fragment or full page) into paragraphs of
+story text plus the metadata found around it, ``clean_article`` builds the event. ``CleanStage``
+applies them to a batch, detects the language and, given an index, marks duplicates.
 """
 
 from __future__ import annotations
@@ -9,15 +11,14 @@ from __future__ import annotations
 import re
 import time
 import unicodedata
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import lxml.html
-import trafilatura
-from lxml import etree
+import ftfy
 
 from pipeline import __version__, codec, ids, schemas
-from pipeline.envelope import Incoming, dead_letter
+from pipeline.envelope import Incoming, dead_letter, parse_timestamp
 from pipeline.models import (
     Article,
     DeadLetter,
@@ -27,56 +28,35 @@ from pipeline.models import (
     Rejection,
     StageInfo,
 )
+from pipeline.stages import boilerplate, dedup, html_extract
+from pipeline.stages.language import LanguageDetector
 
 STAGE = "clean"
+DEDUP_MODES = ("annotate", "drop")
 
 # Curly quotes confuse tokenizers (`Kerry’s` would not split into `Kerry` + `'s`). Doubled single
 # quotes are a common stand-in for a closing double quote.
-_QUOTES = [
-    ("’’", '"'),
-    ("‘‘", '"'),
-    ("''", '"'),
-    ("‘", "'"),
-    ("’", "'"),
-    ("‚", "'"),
-    ("‛", "'"),
-    ("“", '"'),
-    ("”", '"'),
-    ("„", '"'),
-    ("‟", '"'),
-]
-_QUOTE_TABLE = {ord(a): b for a, b in _QUOTES if len(a) == 1}
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
-_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_HTML_TAG = re.compile(
-    r"<(?:p|div|br|span|a|h[1-6]|article|section|ul|ol|li|em|strong|b|i|blockquote|figure|img|table)\b[^>]*>",
-    re.IGNORECASE,
+_DOUBLED_QUOTES = re.compile("’’|‘‘|''")
+_QUOTE_TABLE = str.maketrans({
+    "‘": "'", "’": "'", "‚": "'", "‛": "'", "′": "'",
+    "“": '"', "”": '"', "„": '"', "‟": '"', "″": '"',
+})  # fmt: skip
+# Invisible characters that carry nothing in running text: zero-width space, word joiner, BOM,
+# soft hyphen, direction marks and embeddings. Zero-width (non-)joiners stay: they change how
+# Persian and Indic words are written.
+_INVISIBLE = dict.fromkeys(
+    map(
+        ord,
+        "\u200b\u2060\ufeff\u00ad\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069",
+    ),
+    None,
 )
-_FULL_PAGE = re.compile(r"<(?:!doctype\s+html|html|body|head)\b", re.IGNORECASE)
+_SPACES = re.compile(r"[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
+_LINE_BREAKS = re.compile(r"\r\n?|[\u2028\x0b\x0c\x85]")
+_ENTITY = re.compile(r"&(?:#\d{2,7}|#x[0-9a-f]{2,6}|[a-z]{2,8});", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?:;\"')\]…]$")
-
-# Lines that close an article but are not part of it: calls to follow, share or subscribe.
-# Phrased narrowly so that story sentences starting "Share prices..." or "Follow-up..." stay.
-_FOOTER = re.compile(
-    r"""^(?:
-        (?:in|on|via)\s+(?:telegram|twitter|x|facebook|instagram|whatsapp|youtube|tiktok|threads)
-      | (?:follow|like|find)\s+us\b.{0,80}
-      | follow\s+\S+(?:\s+\S+)?\s+on\s+\w+.{0,40}
-      | join\s+(?:us|our)\b.{0,80}
-      | subscribe\b.{0,80}
-      | share(?:\s+(?:this|on|via)\b.{0,60}|:?)
-      | read\s+(?:more|also|next)\b.{0,120}
-      | (?:related(?:\s+(?:stories|articles|news))?|advertisement|sponsored):?
-      | (?:sign\s+up|download\s+(?:our|the)\s+app)\b.{0,80}
-    )$""",
-    re.IGNORECASE | re.VERBOSE,
-)
-_BLOCK_TAGS = {
-    "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
-    "section", "article", "header", "footer", "table", "tr", "figure", "figcaption", "pre", "hr",
-}  # fmt: skip
-_DROP_TAGS = {"script", "style", "noscript", "template", "iframe", "svg", "head"}
+# C0 controls other than tab and line breaks: an HTML parser would turn them into U+FFFD.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def parse_raw(payload: bytes | None, max_bytes: int) -> RawArticle | Rejection:
@@ -105,68 +85,42 @@ def parse_raw(payload: bytes | None, max_bytes: int) -> RawArticle | Rejection:
 
 @dataclass(frozen=True, slots=True)
 class CleanText:
+    """Story text and the metadata found in the body (None where none was found)."""
+
     text: str
     source_credit: str | None = None
+    title: str | None = None
+    author: str | None = None
+    dateline: str | None = None
+    published_at: str | None = None
+    url: str | None = None
+
+
+def repair_text(text: str) -> str:
+    """Mend mojibake, entities and odd characters (ftfy); plain quotes, single spaces, `\\n` breaks.
+
+    Meaning is kept: no letter changes except to undo a wrong decoding.
+    """
+    text = _LINE_BREAKS.sub("\n", text.replace("\u2029", "\n\n"))
+    text = ftfy.fix_text(
+        text,
+        unescape_html=bool(_ENTITY.search(text)) and "<" not in text,
+        uncurl_quotes=False,
+        normalization="NFC",
+    )
+    text = _DOUBLED_QUOTES.sub('"', text).translate(_QUOTE_TABLE).translate(_INVISIBLE)
+    return _SPACES.sub(" ", unicodedata.normalize("NFC", text))
 
 
 def normalize_unicode(text: str) -> str:
-    """NFC, plain quotes, no invisible or control characters, single spaces."""
-    text = unicodedata.normalize("NFC", text)
-    for pair, plain in _QUOTES:
-        if len(pair) == 2:
-            text = text.replace(pair, plain)
-    text = text.translate(_QUOTE_TABLE).translate(_INVISIBLE)
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n")
-    text = text.replace("\u2029", "\n\n")
-    text = _CONTROL.sub("", text)
-    return _SPACES.sub(" ", text)
+    """Repair a short field such as a title or an author to one clean line."""
+    return " ".join(repair_text(text).split())
 
 
-def looks_like_html(body: str) -> bool:
-    return bool(_FULL_PAGE.search(body) or _HTML_TAG.search(body))
-
-
-def html_to_text(body: str) -> str:
-    """Full pages: main-content extraction. Fragments (feed bodies): all text, blocks kept apart."""
-    if _FULL_PAGE.search(body):
-        extracted = trafilatura.extract(body, include_comments=False, include_tables=False)
-        if extracted:
-            return extracted
-    return _fragment_text(body)
-
-
-def _fragment_text(body: str) -> str:
-    try:
-        root = lxml.html.fragment_fromstring(body, create_parent="div")
-    except (etree.ParserError, ValueError):
-        return re.sub(r"<[^>]+>", " ", body)
-    parts: list[str] = []
-
-    def walk(element: etree._Element) -> None:
-        tag = element.tag if isinstance(element.tag, str) else ""
-        if tag in _DROP_TAGS:
-            if element.tail:
-                parts.append(element.tail)
-            return
-        block = tag in _BLOCK_TAGS
-        if block:
-            parts.append("\n\n")
-        if element.text and tag:
-            parts.append(element.text)
-        for child in element:
-            walk(child)
-        if block:
-            parts.append("\n\n")
-        if element.tail:
-            parts.append(element.tail)
-
-    walk(root)
-    return "".join(parts)
-
-
-def _paragraphs(text: str) -> list[str]:
-    """Split into paragraphs: blank lines and single line breaks both end one, unless the break
-    is a hard wrap inside a sentence (no closing punctuation, next line starts in lower case)."""
+def split_paragraphs(text: str) -> list[str]:
+    """Blank lines and single line breaks both end a paragraph, unless the break is a hard wrap
+    inside a sentence (no closing punctuation and the next line starts in lower case, or a word
+    hyphenated across the break)."""
     paragraphs: list[str] = []
     current = ""
     for raw_line in text.split("\n"):
@@ -176,7 +130,9 @@ def _paragraphs(text: str) -> list[str]:
                 paragraphs.append(current)
                 current = ""
             continue
-        if current and not _SENTENCE_END.search(current) and line[:1].islower():
+        if current.endswith("-") and current[-2:-1].isalpha() and line[:1].isalpha():
+            current += line
+        elif current and not _SENTENCE_END.search(current) and line[:1].islower():
             current = f"{current} {line}"
         else:
             if current:
@@ -187,79 +143,104 @@ def _paragraphs(text: str) -> list[str]:
     return paragraphs
 
 
-def _comparable(text: str) -> str:
-    return " ".join(re.sub(r"[^\w\s]", " ", text.casefold()).split())
-
-
-def _is_source_credit(paragraph: str) -> bool:
-    words = paragraph.split()
-    return (
-        0 < len(words) <= 5
-        and not _SENTENCE_END.search(paragraph)
-        and all(w[:1].isupper() or not w[:1].isalpha() for w in words)
-    )
-
-
 def clean_text(
     body: str, *, title: str | None = None, content_type: str | None = None
 ) -> CleanText:
-    """Turn a body (plain text or HTML) into clean text, paragraphs separated by a blank line."""
-    is_html = content_type == "text/html" or (content_type is None and looks_like_html(body))
-    text = html_to_text(body) if is_html else body
-    paragraphs = _paragraphs(normalize_unicode(text))
+    """A body (plain text or HTML) as clean text, paragraphs separated by a blank line."""
+    is_html = content_type == "text/html" or (
+        content_type is None and html_extract.looks_like_html(body)
+    )
+    page = html_extract.extract(_CONTROLS.sub(" ", body)) if is_html else None
+    meta = page.metadata if page else html_extract.PageMetadata()
+    given_title = normalize_unicode(title) if title else None
+    page_title = normalize_unicode(meta.title) if meta.title else None
+    stripped = boilerplate.strip_boilerplate(
+        split_paragraphs(repair_text(page.text if page else body)),
+        title=given_title or page_title,
+        full_page=bool(page and page.full_page),
+    )
+    authors = stripped.authors or ([normalize_unicode(meta.author)] if meta.author else [])
+    site_name = normalize_unicode(meta.site_name) if meta.site_name else None
+    return CleanText(
+        text="\n\n".join(stripped.paragraphs),
+        source_credit=stripped.source_credit or site_name,
+        title=page_title or stripped.title,
+        author=", ".join(authors) or None,
+        dateline=stripped.dateline,
+        published_at=meta.published_at,
+        url=meta.url,
+    )
 
-    if title:
-        wanted = _comparable(normalize_unicode(title))
-        while paragraphs and _comparable(paragraphs[0]) == wanted:
-            paragraphs.pop(0)
 
-    footer_removed = False
-    while paragraphs and _FOOTER.match(paragraphs[-1]):
-        paragraphs.pop()
-        footer_removed = True
-    source_credit = None
-    # A short, title-cased line just above a follow/share footer credits the source (the way
-    # syndicated copy ends); it is never a sentence of the story.
-    if footer_removed and len(paragraphs) >= 2 and _is_source_credit(paragraphs[-1]):
-        source_credit = paragraphs.pop()
-    return CleanText(text="\n\n".join(paragraphs), source_credit=source_credit)
+def clean_article(
+    raw: RawArticle, *, received_at: str, detector: LanguageDetector | None = None
+) -> Article | Rejection:
+    """Build the clean-article event from a validated raw article.
 
-
-def clean_article(raw: RawArticle, *, received_at: str) -> Article | Rejection:
-    """Build the clean-article event from a validated raw article."""
+    What the producer sent wins over what was found in the body. A producer's language is kept
+    with ``language_confidence`` null: it was not measured.
+    """
     if not raw.body.strip():
         return Rejection(Reason.EMPTY_BODY, "body is empty or whitespace")
     cleaned = clean_text(raw.body, title=raw.title, content_type=raw.content_type)
     if not cleaned.text:
         return Rejection(Reason.EMPTY_BODY, "no text left after cleaning")
-    title = " ".join(normalize_unicode(raw.title).split()) if raw.title else None
+    language, confidence = raw.language, None
+    if language is None and detector is not None:
+        guess = detector.detect(cleaned.text)
+        if guess is not None:
+            language, confidence = guess.language, guess.confidence
     return Article(
         id=ids.article_id(raw.id, raw.url, raw.body),
-        url=raw.url,
+        url=raw.url or cleaned.url,
         source=raw.source or cleaned.source_credit,
-        title=title or None,
-        author=raw.author,
-        published_at=raw.published_at,
-        language=raw.language,
+        title=(normalize_unicode(raw.title) if raw.title else None) or cleaned.title,
+        author=raw.author or cleaned.author,
+        published_at=raw.published_at or cleaned.published_at,
+        dateline=cleaned.dateline,
+        language=language,
+        language_confidence=confidence,
         metadata=raw.metadata,
         received_at=received_at,
         text=cleaned.text,
         word_count=len(cleaned.text.split()),
         content_hash=ids.content_hash(cleaned.text),
-        pipeline=PipelineInfo(version=__version__, stages={STAGE: StageInfo()}),
+        pipeline=PipelineInfo(
+            version=__version__,
+            stages={STAGE: detector.info if detector else StageInfo()},
+        ),
     )
 
 
 class CleanStage:
-    """The clean stage over a batch of raw messages."""
+    """The clean stage over a batch of raw messages.
+
+    With a ``duplicates`` index, each article is checked against the stream so far: in
+    ``annotate`` mode it is emitted with ``duplicate_of`` set, in ``drop`` mode it is left out of
+    the results (so a batch can yield fewer results than messages). ``duplicate_counts`` counts
+    both, for metrics.
+    """
 
     name = STAGE
     input_schema = "raw-article"
     output_schema = "clean-article"
 
-    def __init__(self, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        max_body_bytes: int,
+        *,
+        detect_language: bool = True,
+        duplicates: dedup.DuplicateIndex | None = None,
+        dedup_mode: str = "annotate",
+    ) -> None:
+        if dedup_mode not in DEDUP_MODES:
+            raise ValueError(f"dedup_mode must be one of {DEDUP_MODES}, not {dedup_mode!r}")
         self.max_body_bytes = max_body_bytes
-        self.info = StageInfo()
+        self.detector = LanguageDetector() if detect_language else None
+        self.duplicates = duplicates
+        self.dedup_mode = dedup_mode
+        self.duplicate_counts: Counter[str] = Counter()
+        self.info = self.detector.info if self.detector else StageInfo()
 
     def process(self, batch: Sequence[Incoming]) -> list[Article | DeadLetter]:
         results: list[Article | DeadLetter] = []
@@ -270,6 +251,11 @@ class CleanStage:
             except Exception as exc:  # a bug or a pathological input: a dead letter, not a crash
                 outcome = dead_letter(STAGE, message, Rejection(Reason.STAGE_ERROR, repr(exc)))
             if isinstance(outcome, Article):
+                if outcome.duplicate_of is not None:
+                    dropped = self.dedup_mode == "drop"
+                    self.duplicate_counts["dropped" if dropped else "annotated"] += 1
+                    if dropped:
+                        continue
                 outcome.timings[f"{STAGE}_ms"] = (time.perf_counter() - started) * 1000
             results.append(outcome)
         return results
@@ -278,7 +264,13 @@ class CleanStage:
         raw = parse_raw(message.value, self.max_body_bytes)
         if isinstance(raw, Rejection):
             return dead_letter(STAGE, message, raw)
-        outcome = clean_article(raw, received_at=message.received_at())
+        outcome = clean_article(raw, received_at=message.received_at(), detector=self.detector)
         if isinstance(outcome, Rejection):
             return dead_letter(STAGE, message, outcome, article_id=raw.id)
+        if self.duplicates is not None:
+            seen_at = parse_timestamp(outcome.received_at).timestamp()
+            match = self.duplicates.check(outcome.id, dedup.fingerprint(outcome.text), seen_at)
+            if match is not None:
+                outcome.duplicate_of = match.duplicate_of
+                outcome.duplicate_similarity = match.similarity
         return outcome
