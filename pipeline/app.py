@@ -25,6 +25,7 @@ from pipeline.envelope import Incoming, dead_letter, parse_timestamp
 from pipeline.kafka import faust_broker_url
 from pipeline.metrics import StageMetrics
 from pipeline.models import Article, DeadLetter, Reason, Rejection
+from pipeline.observability import observe_stage
 from pipeline.settings import Settings
 from pipeline.stages import Stage, input_topic, output_topic
 
@@ -137,6 +138,7 @@ def build_app(
     source = topic(input_topic(settings, stage.name))
     sink = topic(output_topic(settings, stage.name))
     dead_letters = topic(settings.topic_dlq)
+    observer = observe_stage(app, stage, source, metrics, registry)
 
     async def deliver(results: Sequence[Article | DeadLetter]) -> None:
         pending = []
@@ -163,6 +165,7 @@ def build_app(
             for event in events:
                 await stream.ack(event)
             runner.record(len(events), results, started)
+            observer.observe(results)
 
     @app.on_partitions_assigned.connect
     async def count_partitions(_: faust.App, assigned: set[TP], **__: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import sys
@@ -113,7 +114,7 @@ def worker(**values: Any) -> None:
     wirestream worker --broker kafka://kafka:9092 --stages ner    # NER only (scale it out)
     """
     from pipeline.kafka import BrokerUnavailable
-    from pipeline.worker import StageFailed, Supervisor
+    from pipeline.worker import MetricsPortInUse, StageFailed, Supervisor
 
     settings = load_settings(values)
     _setup_logging(settings)
@@ -125,7 +126,7 @@ def worker(**values: Any) -> None:
     )
     try:
         _run(supervisor.run())
-    except (BrokerUnavailable, StageFailed) as exc:
+    except (BrokerUnavailable, StageFailed, MetricsPortInUse) as exc:
         raise click.ClickException(str(exc)) from exc
 
 
@@ -261,6 +262,36 @@ def broker(port: int, host: str) -> None:
                     break
     except BrokerError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@main.command()
+@click.argument("endpoints", nargs=-1)
+@click.option(
+    "-n",
+    "--interval",
+    type=click.FloatRange(min=0.2),
+    default=2.0,
+    show_default=True,
+    help="Seconds between refreshes (rates and latencies are over this interval).",
+)
+@click.option("--once", is_flag=True, help="Print one frame, measured over one interval, and exit.")
+def top(endpoints: tuple[str, ...], interval: float, once: bool) -> None:
+    """Live per-stage rate, latency p50/p99, lag and dead letters of running workers.
+
+    ENDPOINTS are the workers' metrics addresses (`host:port` or URLs; several are added up).
+    Default: this host's worker, at the metrics host and port settings.
+
+    \b
+    wirestream top                                  # the local worker or demo
+    wirestream top ner-1:9108 ner-2:9108 other:9108 # a whole deployment
+    """
+    from pipeline.top import watch
+
+    if not endpoints:
+        settings = load_settings({})
+        endpoints = (f"{settings.metrics_host}:{settings.metrics_port}",)
+    with contextlib.suppress(KeyboardInterrupt):
+        watch(endpoints, interval, once=once)
 
 
 @main.command(name="settings")

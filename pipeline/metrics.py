@@ -1,7 +1,10 @@
 """Prometheus metrics of the stages.
 
 Worker processes run one stage each and write their metrics to a shared multiprocess directory;
-the supervising ``wirestream worker`` process serves them all on one port.
+the supervising ``wirestream worker`` process serves them all on one port. Gauges say how values
+of several processes combine (``multiprocess_mode``): ``livemax`` where each process reports the
+same thing or one owner reports it, ``livesum`` where the processes' values add up. The reference
+table of every metric is in ``deploy/README.md``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,73 @@ LATENCY_BUCKETS = (
 )
 END_TO_END_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+ENTITY_BUCKETS = (0, 1, 2, 5, 10, 20, 50, 100, 200)
+
+
+class ProcessMetrics:
+    """What a stage process reports about itself and its content, besides its batches.
+
+    Recorded by ``pipeline.observability.StageObserver``: consumer lag per partition, memory,
+    model identity and state, and what the articles contain (languages, entities, topics).
+    """
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        registry = registry or CollectorRegistry()
+        self.consumer_lag = Gauge(
+            "wirestream_consumer_lag_messages",
+            "Messages in a partition of the stage's input topic not yet committed by its consumer "
+            "group (high-water mark minus committed offset), reported by the partition's owner.",
+            ["stage", "topic", "partition"],
+            multiprocess_mode="livemax",
+            registry=registry,
+        )
+        self.resident_memory = Gauge(
+            "wirestream_process_resident_memory_bytes",
+            "Resident memory of the stage's process.",
+            ["stage"],
+            multiprocess_mode="livesum",
+            registry=registry,
+        )
+        self.spacy_strings = Gauge(
+            "wirestream_spacy_strings",
+            "Strings in a spaCy pipeline's StringStore; flat in a healthy long-running worker.",
+            ["stage", "model"],
+            multiprocess_mode="livemax",
+            registry=registry,
+        )
+        self.model_info = Gauge(
+            "wirestream_model_info",
+            "Always 1: the model a stage process has loaded, as labels.",
+            ["stage", "model", "model_version"],
+            multiprocess_mode="livemax",
+            registry=registry,
+        )
+        self.languages = Counter(
+            "wirestream_articles_by_language",
+            "Articles the clean stage emitted, by language (ISO 639 code; `unknown` if none).",
+            ["language"],
+            registry=registry,
+        )
+        self.entities = Counter(
+            "wirestream_entities",
+            "Distinct entities the NER stage found in articles, by label; divided by the articles "
+            "out of NER, the mean number of entities of a label per article.",
+            ["label"],
+            registry=registry,
+        )
+        self.entities_per_article = Histogram(
+            "wirestream_entities_per_article",
+            "Distinct entities found in one article, all labels together.",
+            buckets=ENTITY_BUCKETS,
+            registry=registry,
+        )
+        self.topics = Counter(
+            "wirestream_articles_by_topic",
+            "Enriched articles by primary topic (IPTC media-topic code and label; `none` when no "
+            "topic reached the threshold).",
+            ["topic", "topic_label"],
+            registry=registry,
+        )
 
 
 class StageMetrics:

@@ -2,15 +2,18 @@
 
 Each stage runs in its own process (its own consumer group, its own CPU core). The supervisor
 restarts a stage process that dies, serves every stage's metrics on one port (prometheus-client
-multiprocess mode), and answers liveness (`/healthz`) and readiness (`/readyz`) probes.
+multiprocess mode, in a directory of its own, so workers on one host never mix their metrics;
+each needs its own port), and answers liveness (`/healthz`) and readiness (`/readyz`) probes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
+import platform
 import shutil
 import signal
 import sys
@@ -22,10 +25,17 @@ from pathlib import Path
 from typing import IO
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
-from pipeline import codec
+from pipeline import __version__, codec
 from pipeline.kafka import ensure_topics
 from pipeline.settings import Settings
 from pipeline.stage_process import SETTINGS_ENV
@@ -55,6 +65,10 @@ class StageFailed(RuntimeError):
     """A stage process keeps dying before it becomes ready."""
 
 
+class MetricsPortInUse(RuntimeError):
+    """The metrics and health port is taken, typically by another worker on the same host."""
+
+
 class Supervisor:
     """Starts, watches and stops the stage processes of one ``wirestream worker``."""
 
@@ -64,13 +78,34 @@ class Supervisor:
         self.stages = {name: StageProcess(name) for name in settings.stages}
         self.metrics_dir = Path(tempfile.mkdtemp(prefix="wirestream-metrics-"))
         self.registry = CollectorRegistry()
-        MultiProcessCollector(self.registry, path=str(self.metrics_dir))
+        self._stage_metrics = MultiProcessCollector(self.registry, path=str(self.metrics_dir))
         self.restarts = Counter(
             "wirestream_stage_restarts",
             "Stage processes restarted by the supervisor after they exited.",
             ["stage"],
             registry=self.registry,
         )
+        for name in self.stages:
+            self.restarts.labels(name)
+        Gauge(
+            "wirestream_worker_up",
+            "1 while every stage process of this worker is running.",
+            registry=self.registry,
+        ).set_function(lambda: float(self.is_alive()))
+        Gauge(
+            "wirestream_worker_ready",
+            "1 while every stage of this worker is ready (see /readyz).",
+            registry=self.registry,
+        ).set_function(lambda: float(self.is_ready()))
+        Gauge(
+            "wirestream_build_info",
+            "Always 1: the Wirestream and Python versions of this worker, as labels.",
+            ["version", "python_version"],
+            registry=self.registry,
+        ).labels(__version__, platform.python_version()).set(1)
+        # The supervisor's own process_* metrics; stage processes report theirs as
+        # wirestream_process_resident_memory_bytes.
+        ProcessCollector(registry=self.registry)
         self.port: int | None = None
         self._runner: web.AppRunner | None = None
         self._stopping = asyncio.Event()
@@ -79,8 +114,9 @@ class Supervisor:
     # --- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        await ensure_topics(self.settings)
+        # The port first: a second worker on a host fails at once, before any broker retries.
         await self._start_http()
+        await ensure_topics(self.settings)
         for stage in self.stages.values():
             await self._spawn(stage)
 
@@ -197,16 +233,26 @@ class Supervisor:
 
     # --- health and metrics ---------------------------------------------------------------
 
-    def stage_readiness(self) -> Mapping[str, bool]:
-        ready = dict.fromkeys(self.stages, False)
-        for metric in self.registry.collect():
-            if metric.name != "wirestream_stage_ready":
+    def _per_stage(self, metric_name: str) -> dict[str, float]:
+        """A stage-labelled gauge of the stage processes, as combined for /metrics."""
+        values = dict.fromkeys(self.stages, 0.0)
+        for metric in self._stage_metrics.collect():
+            if metric.name != metric_name:
                 continue
             for sample in metric.samples:
                 stage = sample.labels.get("stage")
-                if stage in ready and sample.value >= 1:
-                    ready[stage] = True
-        return ready
+                if stage in values:
+                    values[stage] = sample.value
+        return values
+
+    def stage_readiness(self) -> Mapping[str, bool]:
+        """Per stage: models loaded, group joined and partitions assigned, not rebalancing.
+
+        A process that owns no partition (more workers than partitions) is ready too: it is a
+        standby that takes over partitions on the next rebalance.
+        """
+        ready = self._per_stage("wirestream_stage_ready")
+        return {stage: value >= 1 for stage, value in ready.items()}
 
     def is_alive(self) -> bool:
         return not self._stopping.is_set() and all(
@@ -223,8 +269,18 @@ class Supervisor:
         app.router.add_get("/readyz", self._readyz)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.settings.metrics_host, self.settings.metrics_port)
-        await site.start()
+        host, port = self.settings.metrics_host, self.settings.metrics_port
+        site = web.TCPSite(self._runner, host, port)
+        try:
+            await site.start()
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            raise MetricsPortInUse(
+                f"metrics port {port} on {host} is already in use, probably by another "
+                "`wirestream worker` on this host; give each worker its own port with "
+                "--metrics-port N or WIRESTREAM_METRICS_PORT=N (0 picks a free one)"
+            ) from exc
         sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
         self.port = sockets[0].getsockname()[1] if sockets else self.settings.metrics_port
 
@@ -243,6 +299,10 @@ class Supervisor:
     async def _readyz(self, _: web.Request) -> web.Response:
         readiness = self.stage_readiness()
         ready = self.is_alive() and all(readiness.values())
-        return web.json_response(
-            {"ready": ready, "stages": readiness}, status=200 if ready else 503
-        )
+        partitions = self._per_stage("wirestream_assigned_partitions")
+        body = {
+            "ready": ready,
+            "stages": readiness,
+            "partitions": {stage: int(count) for stage, count in partitions.items()},
+        }
+        return web.json_response(body, status=200 if ready else 503)

@@ -1,0 +1,192 @@
+"""What a stage process reports besides its batches: consumer lag, memory, models, readiness
+across rebalances, and what the articles contain.
+
+``observe_stage`` wires a ``StageObserver`` into a stage's faust app: a timer samples lag, memory
+and the spaCy string stores every ``SAMPLE_INTERVAL`` seconds, and a revoked assignment marks the
+stage unready until the rebalance completes. The agent hands each batch's results to
+``StageObserver.observe``. The arithmetic lives in pure functions, tested without Kafka.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import faust
+from faust.types import TP
+from prometheus_client import CollectorRegistry
+
+from pipeline.metrics import ProcessMetrics, StageMetrics
+from pipeline.models import Article, DeadLetter
+from pipeline.stages import Stage
+
+log = logging.getLogger(__name__)
+
+# Often enough for a 15 s scrape interval and for alerts that look at minutes; each sample costs
+# one offsets request to the broker.
+SAMPLE_INTERVAL = 5.0
+UNKNOWN = "unknown"
+NONE = "none"
+_LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")
+
+
+def partition_lag(highwater: int | None, committed: int | None, earliest: int | None) -> int | None:
+    """Messages a consumer group has not committed yet in one partition.
+
+    ``committed`` is the offset the group will read next; before the group's first commit it reads
+    from ``earliest``. None when the high-water mark is not known yet.
+    """
+    if highwater is None:
+        return None
+    start = committed if committed is not None else earliest
+    if start is None:
+        return None
+    return max(highwater - start, 0)
+
+
+def language_label(language: str | None) -> str:
+    """A bounded label for a language: the primary ISO 639 subtag, or ``unknown``.
+
+    Producers may send any string as the language; metrics must not grow a series per typo.
+    """
+    if not language:
+        return UNKNOWN
+    primary = language.strip().lower().replace("_", "-").split("-", 1)[0]
+    return primary if _LANGUAGE_CODE.fullmatch(primary) else UNKNOWN
+
+
+def resident_memory_bytes() -> int | None:
+    """This process's resident set size, from ``/proc`` (None where there is no ``/proc``)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            resident_pages = int(statm.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return resident_pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def string_store_sizes(stage: Stage) -> dict[str, int]:
+    """Strings in each spaCy pipeline a stage holds, by model name. The NER stage holds one
+    recognizer, or one per language (``recognizers``); other stages hold none."""
+    holders: list[Any] = list(getattr(stage, "recognizers", {}).values())
+    if not holders and hasattr(stage, "recognizer"):
+        holders = [stage.recognizer]
+    sizes = {}
+    for holder in holders:
+        nlp = getattr(holder, "nlp", None)
+        strings = getattr(getattr(nlp, "vocab", None), "strings", None)
+        if strings is not None:
+            sizes[f"{nlp.meta.get('lang', 'xx')}_{nlp.meta.get('name', 'pipeline')}"] = len(strings)
+    return sizes
+
+
+class StageObserver:
+    """Records one stage process's lag, memory, model state and article content."""
+
+    def __init__(
+        self,
+        stage: Stage,
+        source_topic: str,
+        metrics: ProcessMetrics,
+        stage_metrics: StageMetrics,
+    ) -> None:
+        self.stage = stage
+        self.source_topic = source_topic
+        self.metrics = metrics
+        self.stage_metrics = stage_metrics
+        self._lag_reported: set[TP] = set()
+        info = stage.info
+        metrics.model_info.labels(stage.name, info.model or NONE, info.model_version or NONE).set(1)
+
+    # --- content -----------------------------------------------------------------------------
+
+    def observe(self, results: Sequence[Article | DeadLetter]) -> None:
+        """Count what the stage's emitted articles contain (each stage what it added)."""
+        metrics, name = self.metrics, self.stage.name
+        for article in results:
+            if not isinstance(article, Article):
+                continue
+            if name == "clean":
+                metrics.languages.labels(language_label(article.language)).inc()
+            elif name == "ner":
+                entities = article.entities or []
+                metrics.entities_per_article.observe(len(entities))
+                for entity in entities:
+                    metrics.entities.labels(entity.label).inc()
+            elif name == "classify":
+                primary = next((t for t in article.topics or [] if t.code == article.topic), None)
+                if primary is None:
+                    metrics.topics.labels(NONE, NONE).inc()
+                else:
+                    metrics.topics.labels(primary.code, primary.label).inc()
+
+    # --- periodic samples -------------------------------------------------------------------
+
+    def record_lag(self, lags: Mapping[TP, int]) -> None:
+        """Set the lag of the partitions this process owns; zero those it no longer owns, so
+        that the owner's value is the one a ``max`` across processes shows."""
+        for tp, lag in lags.items():
+            self.metrics.consumer_lag.labels(self.stage.name, tp.topic, str(tp.partition)).set(lag)
+        for tp in self._lag_reported - set(lags):
+            self.metrics.consumer_lag.labels(self.stage.name, tp.topic, str(tp.partition)).set(0)
+        self._lag_reported |= set(lags)
+
+    async def sample_lag(self, consumer: Any) -> None:
+        """Read the high-water marks of the owned partitions from the broker and the committed
+        offsets faust keeps (the offsets it committed, or found committed when assigned)."""
+        owned = [tp for tp in consumer.assignment() if tp.topic == self.source_topic]
+        if not owned:
+            self.record_lag({})
+            return
+        highwaters = await consumer.highwaters(*owned)
+        committed = {tp: consumer._committed_offset.get(tp) for tp in owned}
+        uncommitted = [tp for tp in owned if committed[tp] is None]
+        earliest = await consumer.earliest_offsets(*uncommitted) if uncommitted else {}
+        lags = {}
+        for tp in owned:
+            lag = partition_lag(highwaters.get(tp), committed[tp], earliest.get(tp))
+            if lag is not None:
+                lags[tp] = lag
+        self.record_lag(lags)
+
+    def sample_process(self) -> None:
+        rss = resident_memory_bytes()
+        if rss is not None:
+            self.metrics.resident_memory.labels(self.stage.name).set(rss)
+        for model, size in string_store_sizes(self.stage).items():
+            self.metrics.spacy_strings.labels(self.stage.name, model).set(size)
+
+    def rebalancing(self) -> None:
+        """A rebalance started: the consumer stops fetching until it completes, when the app's
+        ``mark_ready`` sets the stage ready again."""
+        self.stage_metrics.ready.labels(self.stage.name).set(0)
+
+
+def observe_stage(
+    app: faust.App,
+    stage: Stage,
+    source: faust.TopicT,
+    stage_metrics: StageMetrics,
+    registry: CollectorRegistry,
+    interval: float = SAMPLE_INTERVAL,
+) -> StageObserver:
+    """Create the stage's observer and its timer and rebalance hook in the app."""
+    metrics = ProcessMetrics(registry)
+    observer = StageObserver(stage, source.get_topic_name(), metrics, stage_metrics)
+
+    @app.timer(interval, name=f"{stage.name}-observer")
+    async def sample() -> None:
+        observer.sample_process()
+        try:
+            await observer.sample_lag(app.consumer)
+        except Exception as exc:  # the broker may be away for a moment; the next tick retries
+            log.debug("could not sample consumer lag: %r", exc)
+
+    @app.on_partitions_revoked.connect
+    async def mark_unready(*_: Any, **__: Any) -> None:
+        observer.rebalancing()
+
+    return observer
