@@ -20,7 +20,7 @@ from faust.types import TP
 from prometheus_client import CollectorRegistry
 
 from pipeline.metrics import ProcessMetrics, StageMetrics
-from pipeline.models import Article, DeadLetter
+from pipeline.models import Article, DeadLetter, Reason
 from pipeline.stages import Stage
 
 log = logging.getLogger(__name__)
@@ -98,6 +98,10 @@ class StageObserver:
         self.metrics = metrics
         self.stage_metrics = stage_metrics
         self._lag_reported: set[TP] = set()
+        # Every reason at zero from the start: rate() and alerts then see a stage's first dead
+        # letter as an increase, not as a new series.
+        for reason in Reason:
+            stage_metrics.dead_letters.labels(stage.name, reason.value)
         info = stage.info
         metrics.model_info.labels(stage.name, info.model or NONE, info.model_version or NONE).set(1)
 
