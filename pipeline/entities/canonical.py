@@ -25,9 +25,6 @@ from pipeline.models import Entity, Mention
 
 # Labels that are quantities rather than things an article is about.
 NUMERIC_LABELS = frozenset({"DATE", "TIME", "PERCENT", "MONEY", "QUANTITY", "ORDINAL", "CARDINAL"})
-# When mentions of one entity disagree and the vote ties, the more specific label wins.
-LABEL_PRIORITY = ("PERSON", "ORG", "GPE", "LOC", "FAC", "NORP", "EVENT", "PRODUCT", "LAW",
-                  "WORK_OF_ART", "LANGUAGE")  # fmt: skip
 MODIFIER_LABELS = frozenset({"GPE", "NORP"})
 
 # Fuzzy thresholds (rapidfuzz ratio, 0..100).
@@ -39,11 +36,14 @@ MIN_FUZZY_LENGTH = 5
 
 # Salience weights; they sum to 1 so the score stays in 0..1.
 SALIENCE_WEIGHTS = {"count": 0.4, "title": 0.25, "position": 0.15, "spread": 0.2}
-_HONORIFIC = re.compile(r"^(?:mr|mrs|ms|miss|dr|prof|sir|dame|lord|lady)\s+")
+_HONORIFICS = frozenset({"mr", "mrs", "ms", "miss", "dr", "prof", "sir", "dame", "lord", "lady"})
+_HONORIFIC = re.compile(rf"^(?:{'|'.join(sorted(_HONORIFICS))})\s+")
 _ACRONYM_SKIP = frozenset({"of", "the", "and", "for", "in", "on", "de", "&"})
 _WORD = re.compile(r"\S+")
 _ABBREVIATION = re.compile(r"^(?:[A-Z]\.)+$")
 _CONNECTORS = frozenset({"of", "to", "for"})
+_NAME_PARTICLES = frozenset({"van", "von", "de", "da", "der", "den", "du", "dos", "del", "bin",
+                             "ibn", "al", "el", "la", "le", "di", "ter", "y"})  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,17 +65,43 @@ class _Cluster:
     alias_label: str | None = None
 
     def label(self) -> str:
+        """The alias table's label, else the mentions' vote. Mentions in capitals (headlines,
+        datelines) count half, as models label them poorly; a tie goes to the first mention."""
         if self.alias_label:
             return self.alias_label
-        votes = Counter(m.label for m in self.mentions)
-        return max(votes, key=lambda lb: (votes[lb], -_priority(lb)))
+        votes: Counter[str] = Counter()
+        first: dict[str, int] = {}
+        for order, mention in enumerate(sorted(self.mentions, key=lambda m: m.start)):
+            shouted = mention.text.isupper()
+            votes[mention.label] += 0.5 if shouted else 1.0
+            first.setdefault(mention.label, order + (len(self.mentions) if shouted else 0))
+        return max(votes, key=lambda lb: (votes[lb], -first[lb]))
 
     def name_keys(self) -> set[str]:
         return {_person_key(m.text) for m in self.mentions}
 
+    def full_name_keys(self) -> set[str]:
+        """Keys of mentions written as a full name (`John Kerry`, `Ludwig van Beethoven`)."""
+        return {_person_key(m.text) for m in self.mentions if is_full_name(surface_form(m.text))}
 
-def _priority(label: str) -> int:
-    return LABEL_PRIORITY.index(label) if label in LABEL_PRIORITY else len(LABEL_PRIORITY)
+
+def is_full_name(text: str) -> bool:
+    """Capitalized given name and surname, maybe particles between; not in capitals."""
+    words = text.split()
+    if words and words[0].casefold().rstrip(".") in _HONORIFICS:
+        words = words[1:]
+    if len(words) < 2 or text.isupper():
+        return False
+    inner = words[1:-1]
+    return (
+        _is_name_word(words[0])
+        and _is_name_word(words[-1])
+        and all(_is_name_word(w) or w in _NAME_PARTICLES for w in inner)
+    )
+
+
+def _is_name_word(word: str) -> bool:
+    return word[:1].isupper() and any(c.isalpha() for c in word)
 
 
 def _person_key(text: str) -> str:
@@ -141,18 +167,18 @@ def _group_by_name(spans: Iterable[Span], aliases: AliasTable | None) -> list[_C
 
 def _join_people(clusters: list[_Cluster]) -> list[_Cluster]:
     """Join spelling variants of full names, then surnames onto the full name they shorten."""
-    people = [i for i, c in enumerate(clusters) if c.label() == "PERSON"]
-    full = [i for i in people if any(len(k.split()) >= 2 for k in clusters[i].name_keys())]
+    full_keys = {
+        i: c.full_name_keys() for i, c in enumerate(clusters) if c.label() == "PERSON"
+    }
+    full = [i for i, keys in full_keys.items() if keys]
     joined = _UnionFind(len(clusters))
     for n, i in enumerate(full):
         for j in full[n + 1 :]:
-            if any(same_person(a, b) for a in clusters[i].name_keys() for b in clusters[j].name_keys()):
+            if any(same_person(a, b) for a in full_keys[i] for b in full_keys[j]):
                 joined.union(i, j)
     surname_of: dict[int, set[str]] = {}
     for i in full:
-        surname_of.setdefault(joined.find(i), set()).update(
-            k.split()[-1] for k in clusters[i].name_keys() if len(k.split()) >= 2
-        )
+        surname_of.setdefault(joined.find(i), set()).update(k.split()[-1] for k in full_keys[i])
     # Single words (whatever their label: a surname labelled ORG is still the person) and
     # possessives join the one person whose surname they are; between two people with that
     # surname, each mention goes to the one named most recently before it.
@@ -167,8 +193,10 @@ def _join_people(clusters: list[_Cluster]) -> list[_Cluster]:
         if len(owners) == 1:
             joined.union(owners[0], i)
         elif owners:
-            for mention in cluster.mentions:
-                moved.setdefault(i, []).append((_nearest_owner(mention, owners, clusters, joined), mention))
+            moved[i] = [
+                (_nearest_owner(mention, owners, clusters, joined), mention)
+                for mention in cluster.mentions
+            ]
     return _merge(clusters, joined, moved)
 
 
@@ -179,8 +207,13 @@ def _matches_surname(word: str, surnames: set[str]) -> bool:
     )
 
 
-def _nearest_owner(mention: Span, owners: list[int], clusters: list[_Cluster], joined: _UnionFind) -> int:
-    def last_before(root: int) -> int:
+def _nearest_owner(
+    mention: Span, owners: list[int], clusters: list[_Cluster], joined: _UnionFind
+) -> int:
+    """Of the people a surname may belong to, the one named last before ``mention``."""
+
+    def last_before(owner: int) -> int:
+        root = joined.find(owner)
         starts = [
             m.start
             for i, c in enumerate(clusters)
@@ -193,7 +226,9 @@ def _nearest_owner(mention: Span, owners: list[int], clusters: list[_Cluster], j
     return max(owners, key=last_before)
 
 
-def _merge(clusters: list[_Cluster], joined: _UnionFind, moved: dict[int, list[tuple[int, Span]]]) -> list[_Cluster]:
+def _merge(
+    clusters: list[_Cluster], joined: _UnionFind, moved: dict[int, list[tuple[int, Span]]]
+) -> list[_Cluster]:
     merged: dict[int, _Cluster] = {}
     for i, cluster in enumerate(clusters):
         if i in moved:
@@ -217,7 +252,7 @@ def _join_variants(clusters: list[_Cluster]) -> list[_Cluster]:
         if labels[i] == "PERSON":
             continue
         for j in range(i + 1, len(clusters)):
-            if labels[j] != labels[i] or clusters[i].alias_name and clusters[j].alias_name:
+            if labels[j] != labels[i] or (clusters[i].alias_name and clusters[j].alias_name):
                 continue
             a, b = keys[i], keys[j]
             similar = (
@@ -394,8 +429,8 @@ def canonicalize(
     labels = [c.label() for c in clusters]
     people = [i for i, label in enumerate(labels) if label == "PERSON"]
     modifiers = [s for s in spans if s.label in MODIFIER_LABELS]
-    roles = role_mentions(text, [clusters[i].mentions for i in people], modifiers, titles) if text else []
-    role_spans = {i: found for i, found in zip(people, roles, strict=True)}
+    roles = role_mentions(text, [clusters[i].mentions for i in people], modifiers, titles)
+    role_spans = dict(zip(people, roles, strict=True))
 
     paragraph_starts = _paragraph_starts(text)
     built = []

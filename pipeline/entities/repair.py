@@ -46,7 +46,7 @@ RELABELLED_AS_PERSON = frozenset(
 _HYPHENS = frozenset({"-", "‐", "‑", "–"})  # noqa: RUF001 - the dashes are the point
 _SENTENCE_END = re.compile(r"[.!?:;\"')\]…]\s*$")
 _PLATFORM_LINE = re.compile(
-    r"^(?:(?:follow|join|find|read)\s+(?:us\s+)?)?(?:in|on|via|at)\s+\S", re.IGNORECASE
+    r"(?:(?:follow|join|find|read)\s+(?:us\s+)?)?(?:in|on|via|at)\s+", re.IGNORECASE
 )
 _DETERMINERS = frozenset({"the", "a", "an"})
 
@@ -90,7 +90,7 @@ class EntityRepair:
             doc.ents = filter_spans(Span(doc, s, e, label=label) for s, e, label in ents)
 
     def _repair(self, doc: Doc) -> list[tuple[int, int, str]]:
-        ents = [_Ent(e.start, e.end, e.label_) for e in doc.ents]
+        ents = _split_at_line_breaks(doc, [_Ent(e.start, e.end, e.label_) for e in doc.ents])
         ents = self._join_hyphenated_places(doc, ents)
         ents = self._drop_titles(doc, ents)
         ents = self._split_glued_names(doc, ents)
@@ -167,8 +167,12 @@ class EntityRepair:
         people = [e for e in ents if e.label == "PERSON"]
         if not people:
             return ents
-        full_names = {_fold(doc[e.start : e.end].text) for e in people}
-        surnames = {_fold(doc[e.end - 1].text) for e in people}
+        full_names = {
+            _fold(doc[e.start : e.end].text)
+            for e in people
+            if _looks_like_full_name(doc[e.start : e.end])
+        }
+        surnames = {_fold(doc[e.end - 1].text) for e in people if not doc[e.end - 1].is_upper}
         labels_by_text: dict[str, Counter[str]] = {}
         for e in ents:
             labels_by_text.setdefault(_fold(doc[e.start : e.end].text), Counter())[e.label] += 1
@@ -199,20 +203,21 @@ class EntityRepair:
             if _fold(tail.text) in full_names:
                 return i
             last = _fold(tail[-1].text)
-            if last in surnames and all(_is_capitalized(t.text) for t in tail):
+            if len(tail) >= 2 and last in surnames and all(_is_capitalized(t.text) for t in tail):
                 return i
         return None
 
     # -- surnames ------------------------------------------------------------------------------
 
     def _relabel_surnames(self, doc: Doc, ents: list[_Ent]) -> None:
-        people = [e for e in ents if e.label == "PERSON"]
-        names = {_fold(doc[e.start : e.end].text) for e in people}
-        surnames = {_fold(doc[e.end - 1].text) for e in people if e.end - e.start >= 2}
+        surnames = {
+            _fold(doc[e.end - 1].text)
+            for e in ents
+            if e.label == "PERSON" and _looks_like_full_name(doc[e.start : e.end])
+        }
         for ent in ents:
-            if ent.label in RELABELLED_AS_PERSON:
-                text = _fold(doc[ent.start : ent.end].text)
-                if text in names or (ent.end - ent.start == 1 and text in surnames):
+            if ent.label in RELABELLED_AS_PERSON and ent.end - ent.start == 1:
+                if _fold(doc[ent.start].text) in surnames:
                     ent.label = "PERSON"
 
     # -- closing lines: source credits and app links -------------------------------------------
@@ -227,11 +232,48 @@ class EntityRepair:
             content = line.group().strip()
             if len(content.split()) > self.credit_max_words or _SENTENCE_END.search(content):
                 return
-            label = "PRODUCT" if _PLATFORM_LINE.match(content) else "ORG"
-            for ent in ents:
-                start_char = doc[ent.start].idx
-                if line.start() <= start_char < line.end() and ent.label != label:
-                    ent.label = label
+            inside = [e for e in ents if line.start() <= doc[e.start].idx < line.end()]
+            # Only a bare name, maybe after `in`/`on`/`follow us on`: a results table's last
+            # row (`20. Paul Broadhurst 176,780`) is not a credit.
+            rest = list(line.group())
+            for ent in inside:
+                span = doc[ent.start : ent.end]
+                rest[span.start_char - line.start() : span.end_char - line.start()] = [" "] * len(
+                    span.text
+                )
+            indent = len(line.group()) - len(line.group().lstrip())
+            platform = _PLATFORM_LINE.match(line.group(), indent)
+            leftover = "".join(rest)[platform.end() if platform else indent :]
+            if not inside or any(c.isalnum() for c in leftover):
+                return
+            for ent in inside:
+                ent.label = "PRODUCT" if platform else "ORG"
+
+
+def _split_at_line_breaks(doc: Doc, ents: list[_Ent]) -> list[_Ent]:
+    """A name never runs across a line break (`Rolf Soderlind\n\nLONGYEAR`)."""
+    out = []
+    for ent in ents:
+        start = ent.start
+        for i in range(ent.start, ent.end):
+            if doc[i].is_space and "\n" in doc[i].text:
+                if i > start:
+                    out.append(_Ent(start, i, ent.label))
+                start = i + 1
+        if ent.end > start:
+            out.append(_Ent(start, ent.end, ent.label))
+    return out
+
+
+def _looks_like_full_name(span: Span) -> bool:
+    """`John Kerry`, `Jean-Pierre Raffarin`: capitalized words (hyphens between), not shouted
+    (headlines in capitals are unreliable) and not `ex-England`."""
+    words = [t.text for t in span if t.text not in _HYPHENS]
+    return (
+        len(words) >= 2
+        and all(_is_capitalized(w) and not w.isupper() for w in words)
+        and not any(t.is_space for t in span)
+    )
 
 
 def _fold(text: str) -> str:
