@@ -146,8 +146,10 @@ def main() -> None:
     if args.limit:
         documents = documents[: args.limit]
     texts = [d.text for d in documents]
-    print(f"CoNLL-2003 dev: {len(documents)} documents, {sum(len(d.gold) for d in documents)} "
-          f"gold entities; model {args.model}")
+    print(
+        f"CoNLL-2003 dev: {len(documents)} documents, {sum(len(d.gold) for d in documents)} "
+        f"gold entities; model {args.model}"
+    )
 
     raw_nlp = load_nlp(args.model, repair_labels=False)
     started = time.perf_counter()
@@ -168,19 +170,27 @@ def main() -> None:
         ours.append(
             to_token_spans(
                 document,
-                ((m.start, m.end, e.label) for e in article.entities or [] for m in e.mentions
-                 if m.kind == "name"),
+                (
+                    (m.start, m.end, e.label)
+                    for e in article.entities or []
+                    for m in e.mentions
+                    if m.kind == "name"
+                ),
             )
         )
 
     raw_rows, our_rows = score(documents, raw), score(documents, ours)
-    print(f"{'label':6} {'gold':>6} | {'raw spaCy P':>11} {'R':>6} {'F1':>6} | "
-          f"{'Wirestream P':>12} {'R':>6} {'F1':>6} | {'dF1':>6}")
+    print(
+        f"{'label':6} {'gold':>6} | {'raw spaCy P':>11} {'R':>6} {'F1':>6} | "
+        f"{'Wirestream P':>12} {'R':>6} {'F1':>6} | {'dF1':>6}"
+    )
     for label in (*LABELS, "all"):
         rp, rr, rf, gold = raw_rows[label]
         op, orr, of, _ = our_rows[label]
-        print(f"{label:6} {gold:6d} | {rp:11.3f} {rr:6.3f} {rf:6.3f} | "
-              f"{op:12.3f} {orr:6.3f} {of:6.3f} | {of - rf:+6.3f}")
+        print(
+            f"{label:6} {gold:6d} | {rp:11.3f} {rr:6.3f} {rf:6.3f} | "
+            f"{op:12.3f} {orr:6.3f} {of:6.3f} | {of - rf:+6.3f}"
+        )
     print(f"time: raw spaCy {raw_seconds:.1f}s, Wirestream stage {stage_seconds:.1f}s")
 
 

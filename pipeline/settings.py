@@ -77,7 +77,7 @@ class Settings:
     )
     ner_aliases: Path | None = _setting(
         None,
-        "Extra entity aliases (JSONL: `{\"name\", \"label\", \"aliases\": [...]}` per line), "
+        'Extra entity aliases (JSONL: `{"name", "label", "aliases": [...]}` per line), '
         "added to and overriding the shipped table.",
     )
     topic_model: Path | None = _setting(

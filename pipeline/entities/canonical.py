@@ -40,6 +40,7 @@ _HONORIFICS = frozenset({"mr", "mrs", "ms", "miss", "dr", "prof", "sir", "dame",
 _HONORIFIC = re.compile(rf"^(?:{'|'.join(sorted(_HONORIFICS))})\s+")
 _ACRONYM_SKIP = frozenset({"of", "the", "and", "for", "in", "on", "de", "&"})
 _WORD = re.compile(r"\S+")
+_WORD_CHARS = re.compile(r"\w+")
 _ABBREVIATION = re.compile(r"^(?:[A-Z]\.)+$")
 _CONNECTORS = frozenset({"of", "to", "for"})
 _NAME_PARTICLES = frozenset({"van", "von", "de", "da", "der", "den", "du", "dos", "del", "bin",
@@ -63,10 +64,15 @@ class _Cluster:
     mentions: list[Span] = field(default_factory=list)
     alias_name: str | None = None
     alias_label: str | None = None
+    # Set once the cluster holds a person's full name: surnames joined to it, whatever their
+    # labels, are that person.
+    person: bool = False
 
     def label(self) -> str:
         """The alias table's label, else the mentions' vote. Mentions in capitals (headlines,
         datelines) count half, as models label them poorly; a tie goes to the first mention."""
+        if self.person:
+            return "PERSON"
         if self.alias_label:
             return self.alias_label
         votes: Counter[str] = Counter()
@@ -166,19 +172,22 @@ def _group_by_name(spans: Iterable[Span], aliases: AliasTable | None) -> list[_C
 
 
 def _join_people(clusters: list[_Cluster]) -> list[_Cluster]:
-    """Join spelling variants of full names, then surnames onto the full name they shorten."""
-    full_keys = {
-        i: c.full_name_keys() for i, c in enumerate(clusters) if c.label() == "PERSON"
-    }
+    """Join spelling variants of full names, then surnames onto the full name they shorten,
+    and a lone given name onto the only person who has it."""
+    full_keys = {i: c.full_name_keys() for i, c in enumerate(clusters) if c.label() == "PERSON"}
     full = [i for i, keys in full_keys.items() if keys]
+    for i in full:
+        clusters[i].person = True
     joined = _UnionFind(len(clusters))
     for n, i in enumerate(full):
         for j in full[n + 1 :]:
             if any(same_person(a, b) for a in full_keys[i] for b in full_keys[j]):
                 joined.union(i, j)
     surname_of: dict[int, set[str]] = {}
+    given_name_of: dict[int, set[str]] = {}
     for i in full:
         surname_of.setdefault(joined.find(i), set()).update(k.split()[-1] for k in full_keys[i])
+        given_name_of.setdefault(joined.find(i), set()).update(k.split()[0] for k in full_keys[i])
     # Single words (whatever their label: a surname labelled ORG is still the person) and
     # possessives join the one person whose surname they are; between two people with that
     # surname, each mention goes to the one named most recently before it.
@@ -190,6 +199,11 @@ def _join_people(clusters: list[_Cluster]) -> list[_Cluster]:
             continue
         word = next(iter(keys))
         owners = [root for root, names in surname_of.items() if _matches_surname(word, names)]
+        if not owners and cluster.label() == "PERSON":
+            # A given name alone (`Ahmed` after `Ahmed Mohamed`) names the one person with it.
+            owners = [root for root, names in given_name_of.items() if word in names][:2]
+            if len(owners) > 1:
+                continue
         if len(owners) == 1:
             joined.union(owners[0], i)
         elif owners:
@@ -235,6 +249,7 @@ def _merge(
             continue
         target = merged.setdefault(joined.find(i), _Cluster())
         target.mentions.extend(cluster.mentions)
+        target.person = target.person or cluster.person
         if cluster.alias_name and not target.alias_name:
             target.alias_name, target.alias_label = cluster.alias_name, cluster.alias_label
     for pairs in moved.values():
@@ -300,7 +315,7 @@ def _role_before(text: str, start: int, titles: Titles, modifiers: Sequence[Span
     expected_end = start - 1
     for w_start, w_end in reversed(words):
         word = text[w_start:w_end]
-        if w_end != expected_end or text[w_end:expected_end + 1] != " ":
+        if w_end != expected_end or text[w_end : expected_end + 1] != " ":
             break
         if word in _CONNECTORS and title:
             pass
@@ -401,16 +416,20 @@ def salience(
     return round(min(max(score, 0.0), 1.0), 4)
 
 
-def _in_title(title: str | None, cluster: _Cluster, name: str, label: str) -> bool:
-    if not title:
+def _words(text: str) -> str:
+    """Words of ``text`` between spaces, for whole-word matching by substring search."""
+    return " " + " ".join(_WORD_CHARS.findall(text)) + " "
+
+
+def _in_title(title_words: str, shouted: bool, cluster: _Cluster, name: str, label: str) -> bool:
+    if not title_words.strip():
         return False
     forms = {surface_form(m.text) for m in cluster.mentions} | {name}
     if label == "PERSON":
         forms |= {f.split()[-1] for f in forms if len(f.split()) >= 2}
-    haystack = title.casefold() if title.isupper() else title
     for form in forms:
-        needle = form.casefold() if title.isupper() else form
-        if needle and re.search(rf"(?<!\w){re.escape(needle)}(?!\w)", haystack):
+        needle = _words(form.casefold() if shouted else form)
+        if needle.strip() and needle in title_words:
             return True
     return False
 
@@ -432,6 +451,8 @@ def canonicalize(
     roles = role_mentions(text, [clusters[i].mentions for i in people], modifiers, titles)
     role_spans = dict(zip(people, roles, strict=True))
 
+    shouted = bool(title) and title.isupper()
+    title_words = _words((title.casefold() if shouted else title) if title else "")
     paragraph_starts = _paragraph_starts(text)
     built = []
     for i, cluster in enumerate(clusters):
@@ -446,7 +467,7 @@ def canonicalize(
     max_count = max((len(b[3]) for b in built), default=1)
     entities = []
     for cluster, name, label, mentions, spread in built:
-        in_title = _in_title(title, cluster, name, label)
+        in_title = _in_title(title_words, shouted, cluster, name, label)
         entities.append(
             Entity(
                 name=name,

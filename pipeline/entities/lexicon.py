@@ -24,6 +24,8 @@ _EDGE_PUNCT = re.compile(r"""^[\s"'“”‘’(\[«»]+|[\s"'“”‘’)\],;:
 _NOT_WORD = re.compile(r"[^\w\s]")
 
 
+# Bounded caches: names repeat within and across articles; the bound keeps memory flat.
+@functools.lru_cache(maxsize=4096)
 def surface_form(text: str) -> str:
     """A mention as a name: no possessive, no leading `the`, no surrounding quotes."""
     text = _EDGE_PUNCT.sub("", text.strip())
@@ -32,6 +34,7 @@ def surface_form(text: str) -> str:
     return " ".join(text.split())
 
 
+@functools.lru_cache(maxsize=4096)
 def name_key(text: str) -> str:
     """Comparable form of a name: `U.S.`, `US` and `the US's` share one key; accents dropped."""
     decomposed = unicodedata.normalize("NFKD", surface_form(text))
@@ -61,7 +64,9 @@ class AliasTable:
         return self._entries.get(key)
 
     @classmethod
-    def load(cls, extra: Path | None = None, *, shipped: Path | None = SHIPPED_ALIASES) -> AliasTable:
+    def load(
+        cls, extra: Path | None = None, *, shipped: Path | None = SHIPPED_ALIASES
+    ) -> AliasTable:
         """The shipped table, extended (and overridden where they overlap) by ``extra``."""
         entries: dict[str, AliasEntry] = {}
         sources = [p for p in (shipped, extra) if p is not None]

@@ -43,7 +43,7 @@ DEFAULT_PARTICLES = (
 RELABELLED_AS_PERSON = frozenset(
     {"ORG", "GPE", "NORP", "LOC", "FAC", "PRODUCT", "WORK_OF_ART", "EVENT", "LAW", "LANGUAGE"}
 )
-_HYPHENS = frozenset({"-", "‐", "‑", "–"})  # noqa: RUF001 - the dashes are the point
+_HYPHENS = frozenset({"-", "‐", "‑", "–"})
 _SENTENCE_END = re.compile(r"[.!?:;\"')\]…]\s*$")
 _PLATFORM_LINE = re.compile(
     r"(?:(?:follow|join|find|read)\s+(?:us\s+)?)?(?:in|on|via|at)\s+", re.IGNORECASE
@@ -150,11 +150,18 @@ class EntityRepair:
         return kept
 
     def _is_portfolio_of_title(self, doc: Doc, ent: _Ent) -> bool:
-        """`State` in `Secretary of State`: the minister's portfolio, part of a title."""
-        text = doc[ent.start : ent.end].text.casefold()
-        if text not in self.titles.portfolios or ent.start < 2:
+        """`State` in `Secretary of State`, `Energy` in `Energy Minister`: a minister's
+        portfolio, part of a title."""
+        if doc[ent.start : ent.end].text.casefold() not in self.titles.portfolios:
             return False
-        return doc[ent.start - 1].lower_ == "of" and self._is_role(doc[ent.start - 2].text)
+        after = doc[ent.end] if ent.end < len(doc) else None
+        if after is not None and self._is_role(after.text):
+            return True
+        return (
+            ent.start >= 2
+            and doc[ent.start - 1].lower_ == "of"
+            and self._is_role(doc[ent.start - 2].text)
+        )
 
     def _starts_with_role(self, doc: Doc, ent: _Ent) -> bool:
         """`the Minister of Foreign Affairs`: a person's office, not an organisation."""
@@ -216,9 +223,13 @@ class EntityRepair:
             if e.label == "PERSON" and _looks_like_full_name(doc[e.start : e.end])
         }
         for ent in ents:
-            if ent.label in RELABELLED_AS_PERSON and ent.end - ent.start == 1:
-                if _fold(doc[ent.start].text) in surnames:
-                    ent.label = "PERSON"
+            single = ent.end - ent.start == 1
+            if (
+                single
+                and ent.label in RELABELLED_AS_PERSON
+                and _fold(doc[ent.start].text) in surnames
+            ):
+                ent.label = "PERSON"
 
     # -- closing lines: source credits and app links -------------------------------------------
 

@@ -216,7 +216,8 @@ class NerStage:
         started = time.perf_counter()
         try:
             found = recognizer.recognize(
-                [article.text for _, article, _ in group], [article.title for _, article, _ in group]
+                [article.text for _, article, _ in group],
+                [article.title for _, article, _ in group],
             )
         except Exception:
             found = None
@@ -230,7 +231,9 @@ class NerStage:
             self._stamp(article, recognizer.info, per_article_ms)
             results[slot] = article
 
-    def _one(self, recognizer: EntityRecognizer, article: Article, message: Incoming) -> Article | DeadLetter:
+    def _one(
+        self, recognizer: EntityRecognizer, article: Article, message: Incoming
+    ) -> Article | DeadLetter:
         started = time.perf_counter()
         try:
             article.entities = recognizer.recognize([article.text], [article.title])[0]
