@@ -20,7 +20,14 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 
-from pipeline.entities.lexicon import AliasTable, Titles, load_titles, name_key, surface_form
+from pipeline.entities.lexicon import (
+    PERSON_LABELS,
+    AliasTable,
+    Titles,
+    load_titles,
+    name_key,
+    surface_form,
+)
 from pipeline.models import Entity, Mention
 
 # Labels that are quantities rather than things an article is about.
@@ -72,7 +79,8 @@ class _Cluster:
         """The alias table's label, else the mentions' vote. Mentions in capitals (headlines,
         datelines) count half, as models label them poorly; a tie goes to the first mention."""
         if self.person:
-            return "PERSON"
+            labels = Counter(m.label for m in self.mentions if m.label in PERSON_LABELS)
+            return labels.most_common(1)[0][0]
         if self.alias_label:
             return self.alias_label
         votes: Counter[str] = Counter()
@@ -158,7 +166,7 @@ def _group_by_name(spans: Iterable[Span], aliases: AliasTable | None) -> list[_C
     for span in spans:
         if span.label in NUMERIC_LABELS:
             continue
-        key = _person_key(span.text) if span.label == "PERSON" else name_key(span.text)
+        key = _person_key(span.text) if span.label in PERSON_LABELS else name_key(span.text)
         if not key:
             continue
         entry = aliases.lookup(key) if aliases else None
@@ -174,7 +182,9 @@ def _group_by_name(spans: Iterable[Span], aliases: AliasTable | None) -> list[_C
 def _join_people(clusters: list[_Cluster]) -> list[_Cluster]:
     """Join spelling variants of full names, then surnames onto the full name they shorten,
     and a lone given name onto the only person who has it."""
-    full_keys = {i: c.full_name_keys() for i, c in enumerate(clusters) if c.label() == "PERSON"}
+    full_keys = {
+        i: c.full_name_keys() for i, c in enumerate(clusters) if c.label() in PERSON_LABELS
+    }
     full = [i for i, keys in full_keys.items() if keys]
     for i in full:
         clusters[i].person = True
@@ -199,7 +209,7 @@ def _join_people(clusters: list[_Cluster]) -> list[_Cluster]:
             continue
         word = next(iter(keys))
         owners = [root for root, names in surname_of.items() if _matches_surname(word, names)]
-        if not owners and cluster.label() == "PERSON":
+        if not owners and cluster.label() in PERSON_LABELS:
             # A given name alone (`Ahmed` after `Ahmed Mohamed`) names the one person with it.
             owners = [root for root, names in given_name_of.items() if word in names][:2]
             if len(owners) > 1:
@@ -264,7 +274,7 @@ def _join_variants(clusters: list[_Cluster]) -> list[_Cluster]:
     labels = [c.label() for c in clusters]
     keys = [name_key(c.alias_name) if c.alias_name else _main_key(c) for c in clusters]
     for i in range(len(clusters)):
-        if labels[i] == "PERSON":
+        if labels[i] in PERSON_LABELS:
             continue
         for j in range(i + 1, len(clusters)):
             if labels[j] != labels[i] or (clusters[i].alias_name and clusters[j].alias_name):
@@ -297,7 +307,7 @@ def _display_name(cluster: _Cluster, label: str) -> str:
     first = {}
     for m in sorted(cluster.mentions, key=lambda m: m.start):
         first.setdefault(surface_form(m.text), m.start)
-    if label == "PERSON":
+    if label in PERSON_LABELS:
         # The fullest form names a person best; among equally full forms, the most used, then
         # the first used.
         return max(forms, key=lambda f: (len(f.split()), forms[f], -first[f]))
@@ -425,7 +435,7 @@ def _in_title(title_words: str, shouted: bool, cluster: _Cluster, name: str, lab
     if not title_words.strip():
         return False
     forms = {surface_form(m.text) for m in cluster.mentions} | {name}
-    if label == "PERSON":
+    if label in PERSON_LABELS:
         forms |= {f.split()[-1] for f in forms if len(f.split()) >= 2}
     for form in forms:
         needle = _words(form.casefold() if shouted else form)
@@ -446,7 +456,7 @@ def canonicalize(
     spans = list(spans)
     clusters = _join_variants(_join_people(_group_by_name(spans, aliases)))
     labels = [c.label() for c in clusters]
-    people = [i for i, label in enumerate(labels) if label == "PERSON"]
+    people = [i for i, label in enumerate(labels) if label in PERSON_LABELS]
     modifiers = [s for s in spans if s.label in MODIFIER_LABELS]
     roles = role_mentions(text, [clusters[i].mentions for i in people], modifiers, titles)
     role_spans = dict(zip(people, roles, strict=True))

@@ -17,6 +17,9 @@ from pathlib import Path
 DATA_DIR = Path(__file__).parent / "data"
 SHIPPED_ALIASES = DATA_DIR / "aliases.jsonl"
 SHIPPED_TITLES = DATA_DIR / "titles.json"
+# Labels for people: OntoNotes-style models (English) say PERSON, CoNLL/WikiNER-style ones
+# (many other languages) say PER.
+PERSON_LABELS = frozenset({"PERSON", "PER"})
 
 _POSSESSIVE = re.compile(r"(?:'s|'|’s|’)$", re.IGNORECASE)
 _LEADING_ARTICLE = re.compile(r"^the\s+", re.IGNORECASE)

@@ -29,7 +29,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans, minibatch
 
-from pipeline.entities.lexicon import Titles, load_titles, surface_form
+from pipeline.entities.lexicon import PERSON_LABELS, Titles, load_titles, surface_form
 
 COMPONENT = "wirestream_entity_repair"
 
@@ -41,8 +41,9 @@ DEFAULT_PARTICLES = (
 )  # fmt: skip
 # Labels a surname can wrongly get when the full name is a PERSON elsewhere in the document.
 RELABELLED_AS_PERSON = frozenset(
-    {"ORG", "GPE", "NORP", "LOC", "FAC", "PRODUCT", "WORK_OF_ART", "EVENT", "LAW", "LANGUAGE"}
-)
+    {"ORG", "GPE", "NORP", "LOC", "FAC", "PRODUCT", "WORK_OF_ART", "EVENT", "LAW", "LANGUAGE",
+     "MISC"}
+)  # fmt: skip
 _HYPHENS = frozenset({"-", "‐", "‑", "–"})
 _SENTENCE_END = re.compile(r"[.!?:;\"')\]…]\s*$")
 _PLATFORM_LINE = re.compile(
@@ -164,16 +165,20 @@ class EntityRepair:
         )
 
     def _starts_with_role(self, doc: Doc, ent: _Ent) -> bool:
-        """`the Minister of Foreign Affairs`: a person's office, not an organisation."""
+        """`the Minister of Foreign Affairs`: a person's office, not an organisation (but
+        `General Motors` is one)."""
         words = [t for t in doc[ent.start : ent.end] if t.lower_ not in _DETERMINERS]
-        return bool(words) and self._is_role(words[0].text)
+        if not words or not self._is_role(words[0].text):
+            return False
+        return len(words) == 1 or words[1].lower_ == "of"
 
     # -- names glued onto other spans -------------------------------------------------------------
 
     def _split_glued_names(self, doc: Doc, ents: list[_Ent]) -> list[_Ent]:
-        people = [e for e in ents if e.label == "PERSON"]
+        people = [e for e in ents if e.label in PERSON_LABELS]
         if not people:
             return ents
+        person_label = people[0].label
         full_names = {
             _fold(doc[e.start : e.end].text)
             for e in people
@@ -186,19 +191,20 @@ class EntityRepair:
         out: list[_Ent] = []
         for ent in ents:
             split = None
-            if ent.label != "PERSON" and ent.end - ent.start >= 2:
+            if ent.label not in PERSON_LABELS and ent.end - ent.start >= 2:
                 split = self._glued_name_start(doc, ent, full_names, surnames)
             if split is None:
                 out.append(ent)
                 continue
             prefix = doc[ent.start : split]
             prefix_labels = labels_by_text.get(_fold(prefix.text), Counter())
-            prefix_labels.pop("PERSON", None)
+            for label in PERSON_LABELS:
+                prefix_labels.pop(label, None)
             if prefix_labels:
                 out.append(_Ent(ent.start, split, prefix_labels.most_common(1)[0][0]))
             elif not all(self._is_role(t.text) or not t.is_title for t in prefix):
                 out.append(_Ent(ent.start, split, ent.label))
-            out.append(_Ent(split, ent.end, "PERSON"))
+            out.append(_Ent(split, ent.end, person_label))
         return out
 
     def _glued_name_start(
@@ -217,19 +223,16 @@ class EntityRepair:
     # -- surnames ------------------------------------------------------------------------------
 
     def _relabel_surnames(self, doc: Doc, ents: list[_Ent]) -> None:
-        surnames = {
-            _fold(doc[e.end - 1].text)
+        people = [
+            e
             for e in ents
-            if e.label == "PERSON" and _looks_like_full_name(doc[e.start : e.end])
-        }
+            if e.label in PERSON_LABELS and _looks_like_full_name(doc[e.start : e.end])
+        ]
+        surnames = {_fold(doc[e.end - 1].text): e.label for e in people}
         for ent in ents:
             single = ent.end - ent.start == 1
-            if (
-                single
-                and ent.label in RELABELLED_AS_PERSON
-                and _fold(doc[ent.start].text) in surnames
-            ):
-                ent.label = "PERSON"
+            if single and ent.label in RELABELLED_AS_PERSON:
+                ent.label = surnames.get(_fold(doc[ent.start].text), ent.label)
 
     # -- closing lines: source credits and app links -------------------------------------------
 

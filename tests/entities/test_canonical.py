@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.entities.canonical import Span, canonicalize, is_full_name, salience, same_person
 from pipeline.entities.lexicon import AliasTable, load_titles, name_key, surface_form
@@ -280,3 +282,46 @@ def test_shipped_titles_know_common_offices():
     titles = load_titles()
     assert {"secretary", "minister", "president", "spokesman"} <= titles.person_roles
     assert "state" in titles.portfolios
+
+
+WORDS = ["Anna", "Berg", "Oslo", "Secretary", "of", "State", "the", "U.S.", "Kerry's", "said"]
+LABELS = ["PERSON", "ORG", "GPE", "NORP", "DATE"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    words=st.lists(st.sampled_from(WORDS), min_size=1, max_size=40),
+    picks=st.lists(st.tuples(st.integers(0, 39), st.integers(1, 3), st.sampled_from(LABELS))),
+    title=st.one_of(st.none(), st.text(max_size=30)),
+)
+def test_any_spans_give_consistent_entities(words, picks, title):
+    text = " ".join(words)
+    starts = [sum(len(w) + 1 for w in words[:i]) for i in range(len(words))]
+    spans, taken = [], set()
+    for first, length, label in picks:
+        last = min(first + length, len(words))
+        if first >= len(words) or taken & set(range(first, last)):
+            continue
+        taken |= set(range(first, last))
+        start, end = starts[first], starts[last - 1] + len(words[last - 1])
+        spans.append(Span(text[start:end], label, start, end))
+    entities = canonicalize(spans, text, title, AliasTable.load())
+    named = [m for e in entities for m in e.mentions if m.kind == "name"]
+    assert len(named) == len({(m.start, m.end) for m in named})
+    for entity in entities:
+        assert entity.count == len(entity.mentions) >= 1
+        assert entity.first_offset == min(m.start for m in entity.mentions)
+        assert 0.0 <= entity.salience <= 1.0
+        assert all(text[m.start : m.end] == m.text for m in entity.mentions)
+
+
+def test_models_that_label_people_per_get_the_same_grouping():
+    text = "Angela Merkel kam nach Paris. Merkel sprach mit Merkels Gast."
+    (merkel, paris) = canonicalize(
+        mark(
+            text, ("Angela Merkel", "PER"), ("Paris", "LOC"), ("Merkel", "ORG"), ("Merkel", "PER")
+        ),
+        text,
+    )
+    assert (merkel.name, merkel.label, merkel.count) == ("Angela Merkel", "PER", 3)
+    assert paris.label == "LOC"

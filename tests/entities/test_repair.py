@@ -90,11 +90,13 @@ def test_a_portfolio_inside_a_title_is_not_an_organisation(nlp):
 def test_a_span_that_starts_with_an_office_is_a_title_not_an_organisation(nlp):
     doc = with_ents(
         nlp,
-        "He congratulated the Minister of Foreign Affairs and the Ministry of Defence.",
+        "He congratulated the Minister of Foreign Affairs, the Ministry of Defence and "
+        "General Motors.",
         ("the Minister of Foreign Affairs", "ORG"),
         ("the Ministry of Defence", "ORG"),
+        ("General Motors", "ORG"),
     )
-    assert repaired(nlp, doc) == [("the Ministry of Defence", "ORG")]
+    assert repaired(nlp, doc) == [("the Ministry of Defence", "ORG"), ("General Motors", "ORG")]
 
 
 def test_a_name_glued_to_another_span_is_split_when_the_person_is_named_elsewhere(nlp):
@@ -168,3 +170,13 @@ def test_an_entity_never_runs_across_a_paragraph_break(nlp):
         nlp, "By Rolf Soderlind\n\nLONGYEAR, Norway", ("Rolf Soderlind\n\nLONGYEAR", "PERSON")
     )
     assert repaired(nlp, doc) == [("Rolf Soderlind", "PERSON"), ("LONGYEAR", "PERSON")]
+
+
+def test_surname_repair_keeps_the_models_person_label(nlp):
+    doc = with_ents(
+        nlp,
+        "Angela Merkel kam. Merkel sprach.",
+        ("Angela Merkel", "PER"),
+        ("Merkel", "MISC"),
+    )
+    assert repaired(nlp, doc) == [("Angela Merkel", "PER"), ("Merkel", "PER")]
