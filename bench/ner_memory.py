@@ -3,7 +3,8 @@
 Feeds the NER stage (as a worker builds it) synthetic news articles, each with freshly
 invented names, places, organisations and codes, so that every article brings strings spaCy
 has never seen: without ``nlp.memory_zone()`` the StringStore would grow with each one. Prints
-the process RSS and the StringStore size at intervals, then the growth after warm-up.
+the process RSS, the StringStore size and the number of live Python memory blocks at
+intervals, then the RSS growth after warm-up.
 
     python bench/ner_memory.py [--articles 50000] [--warmup 5000]
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import gc
 import random
+import sys
 import time
 
 import psutil
@@ -90,8 +92,8 @@ def main() -> None:
         f"{args.articles} synthetic articles, warm-up {warmup}, model {args.model}, "
         f"batch {settings.batch_size}"
     )
-    print(f"{'articles':>9} {'RSS MiB':>9} {'strings':>9} {'articles/s':>10}")
-    print(f"{0:9d} {rss_mib():9.1f} {len(strings):9d}")
+    print(f"{'articles':>9} {'RSS MiB':>9} {'strings':>9} {'py blocks':>10} {'articles/s':>10}")
+    print(f"{0:9d} {rss_mib():9.1f} {len(strings):9d} {sys.getallocatedblocks():10d}")
     baseline, peak_after_warmup, done, started = None, 0.0, 0, time.perf_counter()
     while done < args.articles:
         size = min(settings.batch_size, args.articles - done)
@@ -109,7 +111,8 @@ def main() -> None:
                 baseline, marker = rss, "  <- end of warm-up (baseline)"
             elif baseline is not None:
                 peak_after_warmup = max(peak_after_warmup, rss)
-            print(f"{done:9d} {rss:9.1f} {len(strings):9d} {rate:10.1f}{marker}")
+            blocks = sys.getallocatedblocks()
+            print(f"{done:9d} {rss:9.1f} {len(strings):9d} {blocks:10d} {rate:10.1f}{marker}")
     final = rss_mib()
     assert baseline is not None
     print(

@@ -50,6 +50,7 @@ _PLATFORM_LINE = re.compile(
     r"(?:(?:follow|join|find|read)\s+(?:us\s+)?)?(?:in|on|via|at)\s+", re.IGNORECASE
 )
 _DETERMINERS = frozenset({"the", "a", "an"})
+_LINE = re.compile(r"[^\n]+")
 
 
 @dataclass(slots=True)
@@ -71,6 +72,10 @@ class EntityRepair:
         self.titles = titles
         self.particles = frozenset(p.casefold() for p in particles)
         self.credit_max_words = credit_max_words
+        # Most texts have no hyphenated place; one search spares them the token scan.
+        dashes = "".join(re.escape(c) for c in sorted(_HYPHENS))
+        links = "|".join(re.escape(p) for p in sorted(self.particles))
+        self._hyphen_link = re.compile(rf"\w[{dashes}](?:{links})[{dashes}]\w")
 
     def __call__(self, doc: Doc) -> Doc:
         self.set_annotations([doc], self.predict([doc]))
@@ -91,12 +96,13 @@ class EntityRepair:
             doc.ents = filter_spans(Span(doc, s, e, label=label) for s, e, label in ents)
 
     def _repair(self, doc: Doc) -> list[tuple[int, int, str]]:
+        text = doc.text  # built from the tokens on every access: once is enough
         ents = _split_at_line_breaks(doc, [_Ent(e.start, e.end, e.label_) for e in doc.ents])
-        ents = self._join_hyphenated_places(doc, ents)
+        ents = self._join_hyphenated_places(doc, text, ents)
         ents = self._drop_titles(doc, ents)
         ents = self._split_glued_names(doc, ents)
         self._relabel_surnames(doc, ents)
-        self._label_closing_lines(doc, ents)
+        self._label_closing_lines(doc, text, ents)
         return [(e.start, e.end, e.label) for e in ents if e.end > e.start]
 
     # -- hyphenated places ---------------------------------------------------------------------
@@ -120,7 +126,9 @@ class EntityRepair:
             position += 2
         return end
 
-    def _join_hyphenated_places(self, doc: Doc, ents: list[_Ent]) -> list[_Ent]:
+    def _join_hyphenated_places(self, doc: Doc, text: str, ents: list[_Ent]) -> list[_Ent]:
+        if not self._hyphen_link.search(text):
+            return ents
         i = 0
         while i < len(doc):
             end = self._hyphen_chain_end(doc, i)
@@ -236,11 +244,12 @@ class EntityRepair:
 
     # -- closing lines: source credits and app links -------------------------------------------
 
-    def _label_closing_lines(self, doc: Doc, ents: list[_Ent]) -> None:
+    def _label_closing_lines(self, doc: Doc, text: str, ents: list[_Ent]) -> None:
         """Entities in the short lines that close an article: credits are ORG, apps PRODUCT."""
-        text = doc.text
-        lines = [m for m in re.finditer(r"[^\n]+", text) if m.group().strip()]
-        if len(lines) < 3:
+        # The closing lines are short: the text's tail is enough to find them.
+        tail = max(0, len(text) - 1000)
+        lines = [m for m in _LINE.finditer(text, tail) if m.group().strip()]
+        if tail == 0 and len(lines) < 3:
             return
         for line in reversed(lines[-2:]):
             content = line.group().strip()
