@@ -13,6 +13,7 @@ Pure functions over plain data (text, title, entity spans), so they can be teste
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -211,9 +212,8 @@ def _join_people(clusters: list[_Cluster]) -> list[_Cluster]:
         owners = [root for root, names in surname_of.items() if _matches_surname(word, names)]
         if not owners and cluster.label() in PERSON_LABELS:
             # A given name alone (`Ahmed` after `Ahmed Mohamed`) names the one person with it.
-            owners = [root for root, names in given_name_of.items() if word in names][:2]
-            if len(owners) > 1:
-                continue
+            given = [root for root, names in given_name_of.items() if word in names]
+            owners = given if len(given) == 1 else []
         if len(owners) == 1:
             joined.union(owners[0], i)
         elif owners:
@@ -308,9 +308,12 @@ def _display_name(cluster: _Cluster, label: str) -> str:
     for m in sorted(cluster.mentions, key=lambda m: m.start):
         first.setdefault(surface_form(m.text), m.start)
     if label in PERSON_LABELS:
-        # The fullest form names a person best; among equally full forms, the most used, then
-        # the first used.
-        return max(forms, key=lambda f: (len(f.split()), forms[f], -first[f]))
+        # The fullest form names a person best (`John Kerry` over `Mr. Kerry`); among equally
+        # full forms, the most used, then the first used.
+        return max(
+            forms,
+            key=lambda f: (is_full_name(f), len(_person_key(f).split()), forms[f], -first[f]),
+        )
     return max(forms, key=lambda f: (forms[f], -first[f]))
 
 
@@ -327,9 +330,7 @@ def _role_before(text: str, start: int, titles: Titles, modifiers: Sequence[Span
         word = text[w_start:w_end]
         if w_end != expected_end or text[w_end : expected_end + 1] != " ":
             break
-        if word in _CONNECTORS and title:
-            pass
-        elif not _is_title_word(word, titles):
+        if not (word in _CONNECTORS and title) and not _is_title_word(word, titles):
             break
         title.insert(0, (w_start, w_end))
         expected_end = w_start - 1
@@ -375,9 +376,8 @@ def role_mentions(
         if len(indexes) != 1:
             continue
         owner = next(iter(indexes))
-        pattern = re.compile(
-            rf"(?<!\w)[{re.escape(role[0].upper())}{re.escape(role[0].lower())}]{re.escape(role[1:])}(?!\w)"
-        )
+        # `The Secretary of State` or `the chancellor`: the first letter's case may differ.
+        pattern = re.compile(rf"(?<!\w)(?i:{re.escape(role[0])}){re.escape(role[1:])}(?!\w)")
         for match in pattern.finditer(text):
             s, e = match.span()
             if any(ns < e and s < ne for ns, ne in names):
@@ -496,8 +496,4 @@ def canonicalize(
 
 
 def _section(starts: list[int], offset: int) -> int:
-    section = 0
-    for index, start in enumerate(starts):
-        if offset >= start:
-            section = index
-    return section
+    return bisect.bisect_right(starts, offset) - 1

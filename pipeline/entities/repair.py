@@ -210,7 +210,8 @@ class EntityRepair:
                 prefix_labels.pop(label, None)
             if prefix_labels:
                 out.append(_Ent(ent.start, split, prefix_labels.most_common(1)[0][0]))
-            elif not all(self._is_role(t.text) or not t.is_title for t in prefix):
+            elif any(t.is_title and not self._is_role(t.text) for t in prefix):
+                # A prefix with a name of its own keeps the label; `Secretary` alone goes.
                 out.append(_Ent(ent.start, split, ent.label))
             out.append(_Ent(split, ent.end, person_label))
         return out
@@ -258,15 +259,14 @@ class EntityRepair:
             inside = [e for e in ents if line.start() <= doc[e.start].idx < line.end()]
             # Only a bare name, maybe after `in`/`on`/`follow us on`: a results table's last
             # row (`20. Paul Broadhurst 176,780`) is not a credit.
-            rest = list(line.group())
+            rest = line.group()
             for ent in inside:
                 span = doc[ent.start : ent.end]
-                rest[span.start_char - line.start() : span.end_char - line.start()] = [" "] * len(
-                    span.text
-                )
-            indent = len(line.group()) - len(line.group().lstrip())
+                start, end = span.start_char - line.start(), span.end_char - line.start()
+                rest = rest[:start] + " " * (end - start) + rest[end:]
+            indent = len(rest) - len(rest.lstrip())
             platform = _PLATFORM_LINE.match(line.group(), indent)
-            leftover = "".join(rest)[platform.end() if platform else indent :]
+            leftover = rest[platform.end() if platform else indent :]
             if not inside or any(c.isalnum() for c in leftover):
                 return
             for ent in inside:
