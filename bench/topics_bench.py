@@ -33,6 +33,7 @@ from pipeline.topics.train import DEFAULT_DATA_DIR, shipped_corpus
 
 BBC_DEV = Path("bbc/bbc-dev.jsonl")
 BBC_MAPPING = Path(__file__).resolve().parent / "mappings" / "bbc-iptc.json"
+SEED_ARTICLE = Path("../shared/samples/seed-article.txt")
 THRESHOLDS = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
 
 
@@ -63,6 +64,14 @@ def wikinews_figures(model: TopicModel, data: Path, threshold: float) -> list[st
         sweep = evaluate_multilabel(model, texts, gold, t)
         lines.append(f"  {t:.2f}  {sweep.micro_f1:.4f} / {sweep.macro_f1:.4f}")
     return lines
+
+
+def seed_article_figures(model: TopicModel, path: Path, threshold: float) -> list[str]:
+    """The project's seed article (first line the title), as the classify stage would see it."""
+    title, _, body = path.read_text(encoding="utf-8").partition("\n")
+    (scores,) = model.predict([f"{title.strip()}\n\n{body.strip()}"])
+    kept = [f"{s.label} {s.score:.3f}" for s in scores if s.score >= threshold]
+    return ["", f"== Seed article, topics >= {threshold} ==", "; ".join(kept) or "(none)"]
 
 
 def per_article_seconds(work: Callable[[], object], count: int) -> float:
@@ -98,6 +107,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--model", type=Path, default=None, help="default: the shipped model")
     parser.add_argument("--threshold", type=float, default=0.25)
+    parser.add_argument("--seed-article", type=Path, default=SEED_ARTICLE)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--speed-articles", type=int, default=300)
     parser.add_argument("--batch-size", type=int, default=32)
@@ -106,6 +116,7 @@ def main() -> None:
     print(f"model {model.info.model} {model.info.model_version}")
     lines = bbc_figures(model, args.data)
     lines += wikinews_figures(model, args.data, args.threshold)
+    lines += seed_article_figures(model, args.seed_article, args.threshold)
     texts, _, _ = labelled_texts(args.data / BBC_DEV, load_mapping(BBC_MAPPING))
     lines += speed_figures(model, texts[: args.speed_articles], args.rounds, args.batch_size)
     print("\n".join(lines))

@@ -17,6 +17,7 @@ from pipeline.topics.taxonomy import TaxonomyError, load_taxonomy
 from pipeline.topics.train import (
     DEFAULT_DATA_DIR,
     DEFAULT_SEED,
+    FitOptions,
     TrainingDataError,
     read_labelled_jsonl,
     train_custom_model,
@@ -56,6 +57,13 @@ _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 )
 @click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True)
 @click.option(
+    "--written-weight",
+    type=float,
+    default=FitOptions().written_weight,
+    show_default=True,
+    help="Weight of each written snippet in the shipped model (0 leaves them out).",
+)
+@click.option(
     "--name", default="custom-topics", show_default=True, help="Model name (with --input)."
 )
 @click.option(
@@ -71,6 +79,7 @@ def train_topics(
     data_dir: Path,
     output: Path | None,
     seed: int,
+    written_weight: float,
     name: str,
     model_version: str,
 ) -> None:
@@ -79,7 +88,8 @@ def train_topics(
         if input_file is None:
             if taxonomy is not None:
                 raise click.UsageError("--taxonomy needs --input")
-            model, corpus = train_shipped_model(data_dir, seed=seed)
+            options = FitOptions(written_weight=written_weight)
+            model, corpus = train_shipped_model(data_dir, seed=seed, options=options)
             click.echo(f"trained on {corpus.counts}")
             output = output or SHIPPED_MODEL_DIR
         else:

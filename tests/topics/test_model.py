@@ -75,3 +75,16 @@ def test_a_directory_that_is_not_a_model_is_refused(tmp_path: Path):
     (tmp_path / "model.json").write_text('{"format": "something-else"}')
     with pytest.raises(ModelFormatError):
         load_topic_model(tmp_path)
+
+
+SEED_ARTICLE = (
+    Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "seed-article.txt"
+)
+
+
+@pytest.mark.skipif(not SEED_ARTICLE.exists(), reason="needs ../shared/samples")
+def test_seed_article_is_politics_with_conflict(shipped_model):
+    title, _, body = SEED_ARTICLE.read_text(encoding="utf-8").partition("\n")
+    (scores,) = shipped_model.predict([f"{title.strip()}\n\n{body.strip()}"])
+    assert scores[0].code == "medtop:11000000"
+    assert "medtop:16000000" in {s.code for s in scores if s.score >= THRESHOLD}
