@@ -49,17 +49,33 @@ class RawArticle:
 
 @dataclass(slots=True)
 class Mention:
+    """Where an entity is mentioned: ``text[start:end]`` of the article's text.
+
+    ``kind`` is ``name`` for a mention by name (`Kerry`, `John Kerry's`) and ``role`` for a
+    reference by job title to a person introduced with it (`the Secretary of State`).
+    """
+
     start: int
     end: int
     text: str
+    kind: str = "name"
 
 
 @dataclass(slots=True)
 class Entity:
+    """One real-world thing an article mentions, with every mention of it.
+
+    ``first_offset`` is the start of the first mention; ``in_title`` says whether the title
+    names it; ``salience`` (0..1) says how central it is to the article.
+    """
+
     name: str
     label: str
     count: int
     mentions: list[Mention]
+    first_offset: int = 0
+    in_title: bool = False
+    salience: float = 0.0
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Entity:
@@ -68,6 +84,9 @@ class Entity:
             label=data["label"],
             count=data["count"],
             mentions=[Mention(**m) for m in data["mentions"]],
+            first_offset=data["first_offset"],
+            in_title=data["in_title"],
+            salience=data["salience"],
         )
 
 
@@ -126,6 +145,9 @@ class Article:
     topic: str | None = None
     event_id: str | None = None
     enriched_at: str | None = None
+    # Work a stage skipped for this article and why, e.g. {"entities": "no spaCy model for
+    # language 'xx'"}; None when nothing was skipped.
+    skipped: dict[str, str] | None = None
     schema_version: str = SCHEMA_VERSION
 
     @classmethod

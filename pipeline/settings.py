@@ -60,7 +60,25 @@ class Settings:
     batch_timeout: float = _setting(0.2, "Seconds a stage waits to fill a batch.")
     max_body_bytes: int = _setting(1_048_576, "Raw messages larger than this are dead-lettered.")
     spacy_model: str = _setting(
-        "en_core_web_sm", "spaCy pipeline for NER: an installed package name or a path."
+        "en_core_web_sm",
+        "spaCy pipeline for NER: an installed package name or a path. It serves articles in its "
+        "own language and articles whose language is unknown.",
+    )
+    spacy_models: tuple[str, ...] = _setting(
+        (),
+        "More NER pipelines by language, as `lang=model` pairs (comma-separated), e.g. "
+        "`de=de_core_news_sm,fr=/models/fr`. An article in a language with no pipeline gets no "
+        "entities and `skipped.entities` says why.",
+    )
+    ner_patterns: Path | None = _setting(
+        None,
+        "spaCy EntityRuler patterns (JSONL) applied after the model and the repair rules; "
+        "they win over both.",
+    )
+    ner_aliases: Path | None = _setting(
+        None,
+        'Extra entity aliases (JSONL: `{"name", "label", "aliases": [...]}` per line), '
+        "added to and overriding the shipped table.",
     )
     topic_model: Path | None = _setting(
         None, "Directory of the topic model; unset uses the model shipped in the package."
@@ -138,6 +156,17 @@ class Settings:
             raise SettingsError("dedup_threshold must be within (0, 1]")
         if self.heartbeat_interval >= self.session_timeout:
             raise SettingsError("heartbeat_interval must be shorter than session_timeout")
+        self.language_models()
+
+    def language_models(self) -> dict[str, str]:
+        """`spacy_models` as language code -> model name or path."""
+        models = {}
+        for pair in self.spacy_models:
+            language, _, model = pair.partition("=")
+            if not language.strip() or not model.strip():
+                raise SettingsError(f"spacy_models: expected `lang=model`, got {pair!r}")
+            models[language.strip().casefold()] = model.strip()
+        return models
 
     def as_strings(self) -> dict[str, str]:
         """Every set value as a flag would spell it: the same settings for a child process."""

@@ -9,6 +9,7 @@ def test_dataclasses_encode_as_objects_and_lines_end_with_newline():
         "start": 1,
         "end": 5,
         "text": "Kerry",
+        "kind": "name",
     }
     assert codec.dumps_line({"a": 1}) == b'{"a":1}\n'
 

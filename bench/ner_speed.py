@@ -1,0 +1,116 @@
+"""The NER stage's throughput against raw spaCy, side by side in one run.
+
+Raw: ``nlp.pipe`` with the model's NER components only (what ``load_nlp`` enables), entities
+read off each document. Stage: ``NerStage.process`` on the same texts as clean-article
+messages, in batches of the configured size: decoding, NER, label repair, canonical entities
+and salience. The two alternate batch by batch; the medians of the rounds are reported.
+Separately, the canonicalization and salience work alone (``canonicalize`` on spans already
+found), as a fraction of raw NER time.
+
+    python bench/ner_speed.py [--articles 200] [--rounds 5] [--model en_core_web_sm]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from pathlib import Path
+
+from _common import SHARED_DATA, article_message, median
+
+from pipeline.entities.canonical import canonicalize
+from pipeline.settings import Settings
+from pipeline.stages.clean import clean_text
+from pipeline.stages.ner import build_ner_stage, load_nlp
+
+
+def news_texts(directory: Path, limit: int) -> list[tuple[str, str]]:
+    """(title, clean text) of Wikinews articles, as the clean stage would hand them on."""
+    csv.field_size_limit(sys.maxsize)
+    articles = []
+    for path in sorted(directory.glob("wikinews_*.csv")):
+        with path.open(encoding="utf-8", newline="") as handle:
+            for row in csv.DictReader(handle):
+                text = clean_text(row["text"], title=row["title"]).text
+                if text:
+                    articles.append((row["title"], text))
+    return articles[:limit]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=SHARED_DATA / "wikinews-full")
+    parser.add_argument("--articles", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--model", default="en_core_web_sm")
+    args = parser.parse_args()
+
+    articles = news_texts(args.data, args.articles)
+    texts = [text for _, text in articles]
+    settings = Settings.load({"spacy_model": args.model}, env={})
+    raw_nlp = load_nlp(args.model, repair_labels=False)
+    stage = build_ner_stage(settings)
+    recognizer = stage.default
+    messages = [article_message(t, title, str(i)) for i, (title, t) in enumerate(articles)]
+    batches = [
+        messages[i : i + settings.batch_size] for i in range(0, len(messages), settings.batch_size)
+    ]
+
+    def raw_batch(texts_in_batch: list[str]) -> None:
+        with raw_nlp.memory_zone():
+            for doc in raw_nlp.pipe(texts_in_batch, batch_size=settings.batch_size):
+                [(e.text, e.label_, e.start_char, e.end_char) for e in doc.ents]
+
+    def timed(work, *arguments) -> float:
+        started = time.perf_counter()
+        work(*arguments)
+        return time.perf_counter() - started
+
+    spans = recognizer.spans(texts)
+
+    def run_canonical() -> float:
+        started = time.perf_counter()
+        for found, (title, text) in zip(spans, articles, strict=True):
+            canonicalize(found, text, title, recognizer.aliases, recognizer.titles)
+        return time.perf_counter() - started
+
+    # Warm up, then alternate raw and stage batch by batch (the order flipping every batch), so
+    # that load from other processes on a shared machine hits both alike.
+    raw_batch(texts[: settings.batch_size]), stage.process(batches[0])
+    raw_times, stage_times, canonical_times = [], [], []
+    for _ in range(args.rounds):
+        raw_total = stage_total = 0.0
+        for number, batch in enumerate(batches):
+            batch_texts = texts[number * settings.batch_size : (number + 1) * settings.batch_size]
+            if number % 2:
+                stage_total += timed(stage.process, batch)
+                raw_total += timed(raw_batch, batch_texts)
+            else:
+                raw_total += timed(raw_batch, batch_texts)
+                stage_total += timed(stage.process, batch)
+        raw_times.append(raw_total)
+        stage_times.append(stage_total)
+        canonical_times.append(run_canonical())
+    raw_rate = len(texts) / median(raw_times)
+    stage_rate = len(texts) / median(stage_times)
+    round_ratios = [r / s for r, s in zip(raw_times, stage_times, strict=True)]
+    characters = sum(map(len, texts))
+    print(
+        f"{len(texts)} Wikinews articles ({characters / len(texts):.0f} characters on average), "
+        f"model {args.model}, batch {settings.batch_size}, {args.rounds} rounds (medians)"
+    )
+    print(f"raw nlp.pipe (NER only):  {raw_rate:8.1f} articles/s")
+    print(f"Wirestream NER stage:     {stage_rate:8.1f} articles/s")
+    print(f"ratio stage/raw:          {stage_rate / raw_rate:8.3f}  (target >= 0.90)")
+    print(f"per-round ratios:         {', '.join(f'{r:.3f}' for r in round_ratios)}")
+    share = median(canonical_times) / median(raw_times)
+    print(
+        f"canonical entities + salience: {median(canonical_times) * 1000 / len(texts):.2f} ms "
+        f"per article = {share:.1%} of NER time  (target < 5%)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Entities people can use: label repair (a spaCy component), canonical entities and salience."""

@@ -1,0 +1,1 @@
+"""IPTC Media Topics classification: taxonomy, the shipped model, training and evaluation."""
