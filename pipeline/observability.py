@@ -69,17 +69,14 @@ def resident_memory_bytes() -> int | None:
 
 
 def string_store_sizes(stage: Stage) -> dict[str, int]:
-    """Strings in each spaCy pipeline a stage holds, by model name. The NER stage holds one
-    recognizer, or one per language (``recognizers``); other stages hold none."""
-    holders: list[Any] = list(getattr(stage, "recognizers", {}).values())
-    if not holders and hasattr(stage, "recognizer"):
-        holders = [stage.recognizer]
+    """Strings in each spaCy pipeline a stage holds, by model name: the NER stage holds one
+    recognizer per language model (``recognizers``), other stages none."""
     sizes = {}
-    for holder in holders:
-        nlp = getattr(holder, "nlp", None)
-        strings = getattr(getattr(nlp, "vocab", None), "strings", None)
-        if strings is not None:
-            sizes[f"{nlp.meta.get('lang', 'xx')}_{nlp.meta.get('name', 'pipeline')}"] = len(strings)
+    for recognizer in getattr(stage, "recognizers", {}).values():
+        nlp = recognizer.nlp
+        sizes[f"{nlp.meta.get('lang', 'xx')}_{nlp.meta.get('name', 'pipeline')}"] = len(
+            nlp.vocab.strings
+        )
     return sizes
 
 
