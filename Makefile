@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORPUS ?=
 
-.PHONY: demo test lint format bench lock clean
+.PHONY: demo test lint format bench lock clean deploy-files
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,12 +20,16 @@ test: $(STAMP) lint
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check pipeline tests bench
-	$(BIN)/ruff format --check pipeline tests bench
+	$(BIN)/ruff check pipeline tests bench deploy
+	$(BIN)/ruff format --check pipeline tests bench deploy
 
 format: $(STAMP)
-	$(BIN)/ruff format pipeline tests bench
-	$(BIN)/ruff check --fix pipeline tests bench
+	$(BIN)/ruff format pipeline tests bench deploy
+	$(BIN)/ruff check --fix pipeline tests bench deploy
+
+# Rewrite the Grafana dashboard and the Kubernetes PrometheusRule from their sources.
+deploy-files: $(STAMP)
+	$(BIN)/python deploy/generate.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/throughput.py $(CORPUS)

@@ -1,12 +1,20 @@
-"""The supervisor without a broker: start-up failures are clear messages, not tracebacks."""
+"""The supervisor without a broker: start-up failures are clear messages, not tracebacks;
+health and metrics endpoints answer before the stages run."""
 
 from __future__ import annotations
 
+import platform
+import socket
+import time
+
+import aiohttp
 import pytest
+from click.testing import CliRunner
 
 from pipeline.broker import free_port
+from pipeline.cli import main
 from pipeline.kafka import BrokerUnavailable, bootstrap_servers, faust_broker_url
-from pipeline.worker import Supervisor
+from pipeline.worker import MetricsPortInUse, Supervisor
 
 
 def test_broker_urls_in_every_common_spelling():
@@ -22,3 +30,56 @@ async def test_an_unreachable_broker_gives_a_clear_error_after_retrying(settings
         await supervisor.run()
     assert "retrying" in caplog.text
     assert not supervisor.metrics_dir.exists()
+
+
+async def test_a_taken_metrics_port_is_a_clear_error_before_any_broker_retry(settings):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        busy = settings.replace(
+            metrics_port=port, broker=f"kafka://127.0.0.1:{free_port()}", startup_timeout=30
+        )
+        supervisor = Supervisor(busy)
+        started = time.monotonic()
+        with pytest.raises(MetricsPortInUse, match=rf"metrics port {port} .*--metrics-port"):
+            await supervisor.run()
+    assert time.monotonic() - started < 10, "failed before the broker's retries"
+    assert not supervisor.metrics_dir.exists()
+
+
+def test_the_worker_command_says_which_port_is_taken():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(main, ["worker", "--metrics-port", str(port)])
+    assert result.exit_code == 1
+    assert f"Error: metrics port {port} on 127.0.0.1 is already in use" in result.output
+    assert "WIRESTREAM_METRICS_PORT" in result.output
+
+
+async def test_health_and_metrics_endpoints_before_the_stages_run(settings):
+    supervisor = Supervisor(settings)
+    await supervisor._start_http()
+    base = supervisor.metrics_url.removesuffix("/metrics")
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{base}/healthz") as response:
+                assert (response.status, await response.json()) == (503, {"alive": False})
+            async with session.get(f"{base}/readyz") as response:
+                assert response.status == 503
+                assert await response.json() == {
+                    "ready": False,
+                    "stages": dict.fromkeys(settings.stages, False),
+                    "partitions": dict.fromkeys(settings.stages, 0),
+                }
+            async with session.get(supervisor.metrics_url) as response:
+                text = await response.text()
+    finally:
+        await supervisor.stop()
+    assert "wirestream_worker_up 0.0" in text
+    assert "wirestream_worker_ready 0.0" in text
+    assert f'wirestream_build_info{{python_version="{platform.python_version()}"' in text
+    for stage in settings.stages:
+        assert f'wirestream_stage_restarts_total{{stage="{stage}"}} 0.0' in text

@@ -180,9 +180,9 @@ def test_podmonitor_and_service_select_the_worker_pods_by_their_metrics_port():
 
 
 def test_generated_files_are_up_to_date():
-    """The dashboard and the PrometheusRule are what deploy/generate.py writes (make deploy)."""
+    """The dashboard and the PrometheusRule are what `make deploy-files` writes."""
     for path, render in generator().OUTPUTS.items():
-        assert path.read_text(encoding="utf-8") == render(), f"run `make deploy`: {path}"
+        assert path.read_text(encoding="utf-8") == render(), f"run `make deploy-files`: {path}"
     (rule,) = resources_of("PrometheusRule").values()
     rules = yaml.safe_load((DEPLOY / "prometheus" / "rules" / "wirestream.yml").read_text())
     assert rule["spec"] == rules
