@@ -147,7 +147,8 @@ class StageMetrics:
         )
         self.ready = Gauge(
             "wirestream_stage_ready",
-            "1 when the stage's models are loaded and its partitions are assigned.",
+            "1 when the stage's models are loaded and its consumer has its assignment; 0 while "
+            "starting and during a rebalance.",
             ["stage"],
             multiprocess_mode="livemax",
             registry=registry,
