@@ -1,4 +1,4 @@
-"""Writes the deploy files derived from others: ``python deploy/generate.py`` (``make deploy-files``).
+"""Writes the deploy files derived from others: `make deploy-files` (deploy/generate.py).
 
 - ``grafana/dashboards/wirestream.json``: the Grafana dashboard. An overview row, then one row
   per stage with its throughput, latency quantiles, lag by partition, dead letters by reason,
