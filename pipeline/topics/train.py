@@ -15,13 +15,12 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import KFold
-from sklearn.naive_bayes import ComplementNB
+
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
 from pipeline.models import StageInfo
 from pipeline.topics.model import TopicModel, tokenize
@@ -362,6 +361,12 @@ def _fit_heads(
     options: FitOptions,
     seed: int,
 ) -> _Heads:
+    # scikit-learn is imported where training happens: it costs a second at every start of
+    # `wirestream`, and workers only predict.
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.naive_bayes import ComplementNB
+
     vectorizer = TfidfVectorizer(
         analyzer=tokenize,
         sublinear_tf=True,
@@ -397,6 +402,8 @@ def _fit_calibration(logistic: np.ndarray, bayes: np.ndarray, targets: np.ndarra
     """One logistic regression from the two heads' held-out scores to the labels of all topics:
     shared slopes keep scores comparable across topics (the best is the primary topic), and a
     per-topic intercept carries each topic's base rate. Rows of the result: a, b, c."""
+    from sklearn.linear_model import LogisticRegression
+
     rows, topics = targets.shape
     design = np.zeros((rows * topics, 2 + topics))
     design[:, 0] = logistic.ravel()
@@ -431,6 +438,8 @@ def fit_topic_model(
     targets = np.zeros((len(examples), len(index)), dtype=np.int8)
     for row, example in enumerate(examples):
         targets[row, [index[c] for c in example.codes]] = 1
+
+    from sklearn.model_selection import KFold
 
     folds = KFold(n_splits=min(options.folds, len(examples)), shuffle=True, random_state=seed)
     logistic = np.zeros(targets.shape)
