@@ -5,7 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORPUS ?=
 
-.PHONY: demo test lint format bench lock clean deploy-files
+.PHONY: demo test lint format bench bench-all lock clean deploy-files \
+	bench-extraction bench-language bench-dedup bench-clean-speed \
+	bench-ner-conll bench-ner-salience bench-ner-speed bench-ner-memory bench-topics
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,8 +33,32 @@ format: $(STAMP)
 deploy-files: $(STAMP)
 	$(BIN)/python deploy/generate.py
 
+# End-to-end throughput on the embedded broker against the raw spaCy ceiling (CORPUS=paths).
 bench: $(STAMP)
 	$(BIN)/python bench/throughput.py $(CORPUS)
+
+# One target per reported figure; each prints its figures and the machine.
+bench-extraction: $(STAMP)
+	$(BIN)/python bench/extraction_quality.py
+bench-language: $(STAMP)
+	$(BIN)/python bench/language_detection.py
+bench-dedup: $(STAMP)
+	$(BIN)/python bench/near_duplicates.py
+bench-clean-speed: $(STAMP)
+	$(BIN)/python bench/clean_speed.py
+bench-ner-conll: $(STAMP)
+	$(BIN)/python bench/ner_conll.py
+bench-ner-salience: $(STAMP)
+	$(BIN)/python bench/ner_salience.py
+bench-ner-speed: $(STAMP)
+	$(BIN)/python bench/ner_speed.py
+bench-ner-memory: $(STAMP)
+	$(BIN)/python bench/ner_memory.py
+bench-topics: $(STAMP)
+	$(BIN)/python bench/topics_bench.py
+
+bench-all: bench bench-extraction bench-language bench-dedup bench-clean-speed \
+	bench-ner-conll bench-ner-salience bench-ner-speed bench-topics bench-ner-memory
 
 # Re-pin every dependency (runtime and test) from pyproject.toml into requirements.lock.
 lock:

@@ -16,6 +16,7 @@ import click
 
 from pipeline import __version__, codec
 from pipeline.settings import ENV_PREFIX, Settings, SettingsError, describe
+from pipeline.topics.commands import eval_topics, train_topics
 
 F = Callable[..., Any]
 
@@ -308,6 +309,10 @@ def settings_command(markdown: bool, **values: Any) -> None:
         shown = ",".join(value) if isinstance(value, tuple) else value
         click.echo(f"{name:<20} {shown!s:<28} {env}")
         click.echo(click.style(f"    {doc} (default: {default or 'unset'})", dim=True))
+
+
+main.add_command(train_topics)
+main.add_command(eval_topics)
 
 
 def settings_table() -> str:

@@ -15,13 +15,12 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import KFold
-from sklearn.naive_bayes import ComplementNB
+
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
 from pipeline.models import StageInfo
 from pipeline.topics.model import TopicModel, tokenize
@@ -159,6 +158,10 @@ class Example:
     weight: float = 1.0
 
 
+# Below this many texts (a user's first few examples) every word is kept as a feature.
+SMALL_CORPUS = 200
+
+
 @dataclass(frozen=True, slots=True)
 class FitOptions:
     min_df: int = 2
@@ -167,7 +170,6 @@ class FitOptions:
     bayes_alpha: float = 0.1
     title_repeat: int = 2
     folds: int = 5
-    shared_calibration: bool = True
     written_weight: float = 3.0
 
 
@@ -359,11 +361,17 @@ def _fit_heads(
     options: FitOptions,
     seed: int,
 ) -> _Heads:
+    # scikit-learn is imported where training happens: it costs a second at every start of
+    # `wirestream`, and workers only predict.
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.naive_bayes import ComplementNB
+
     vectorizer = TfidfVectorizer(
         analyzer=tokenize,
         sublinear_tf=True,
-        min_df=options.min_df if len(texts) >= 200 else 1,
-        max_df=options.max_df if len(texts) >= 200 else 1.0,
+        min_df=options.min_df if len(texts) >= SMALL_CORPUS else 1,
+        max_df=options.max_df if len(texts) >= SMALL_CORPUS else 1.0,
         dtype=np.float32,
     )
     features = vectorizer.fit_transform(texts)
@@ -390,35 +398,22 @@ def _fit_heads(
     return _Heads(vectorizer, logistic_weights, logistic_bias, bayes_weights)
 
 
-def _fit_calibration(
-    logistic: np.ndarray, bayes: np.ndarray, targets: np.ndarray, seed: int, shared: bool = True
-) -> np.ndarray:
+def _fit_calibration(logistic: np.ndarray, bayes: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """One logistic regression from the two heads' held-out scores to the labels of all topics:
     shared slopes keep scores comparable across topics (the best is the primary topic), and a
-    per-topic intercept carries each topic's base rate."""
-    topics = targets.shape[1]
-    if shared:
-        rows = logistic.shape[0]
-        design = np.zeros((rows * topics, 2 + topics))
-        design[:, 0] = logistic.ravel()
-        design[:, 1] = bayes.ravel()
-        design[np.arange(rows * topics), 2 + np.tile(np.arange(topics), rows)] = 1.0
-        model = LogisticRegression(C=100.0, fit_intercept=False, max_iter=1000).fit(
-            design, targets.ravel()
-        )
-        slopes, intercepts = model.coef_[0][:2], model.coef_[0][2:]
-        return np.column_stack([np.tile(slopes, (topics, 1)), intercepts])
-    calibration = np.zeros((targets.shape[1], 3))
-    for k in range(targets.shape[1]):
-        column = targets[:, k]
-        if 0 < column.sum() < len(column):
-            model = LogisticRegression(C=100.0, random_state=seed).fit(
-                np.column_stack([logistic[:, k], bayes[:, k]]), column
-            )
-            calibration[k] = [*model.coef_[0], model.intercept_[0]]
-        else:
-            calibration[k, 2] = _prior_logit(column.sum(), len(column))
-    return calibration
+    per-topic intercept carries each topic's base rate. Rows of the result: a, b, c."""
+    from sklearn.linear_model import LogisticRegression
+
+    rows, topics = targets.shape
+    design = np.zeros((rows * topics, 2 + topics))
+    design[:, 0] = logistic.ravel()
+    design[:, 1] = bayes.ravel()
+    design[np.arange(rows * topics), 2 + np.tile(np.arange(topics), rows)] = 1.0
+    model = LogisticRegression(C=100.0, fit_intercept=False, max_iter=1000).fit(
+        design, targets.ravel()
+    )
+    slopes, intercepts = model.coef_[0][:2], model.coef_[0][2:]
+    return np.column_stack([np.tile(slopes, (topics, 1)), intercepts])
 
 
 def fit_topic_model(
@@ -444,6 +439,8 @@ def fit_topic_model(
     for row, example in enumerate(examples):
         targets[row, [index[c] for c in example.codes]] = 1
 
+    from sklearn.model_selection import KFold
+
     folds = KFold(n_splits=min(options.folds, len(examples)), shuffle=True, random_state=seed)
     logistic = np.zeros(targets.shape)
     bayes = np.zeros(targets.shape)
@@ -454,7 +451,7 @@ def fit_topic_model(
         logistic[score_rows], bayes[score_rows] = heads.scores(
             [_untitled(examples[i]) for i in score_rows]
         )
-    calibration = _fit_calibration(logistic, bayes, targets, seed, options.shared_calibration)
+    calibration = _fit_calibration(logistic, bayes, targets)
 
     heads = _fit_heads(texts, targets, weights, options, seed)
     vocabulary = {term: int(i) for term, i in heads.vectorizer.vocabulary_.items()}
@@ -470,15 +467,7 @@ def fit_topic_model(
         provenance={
             "trained": dt.date.today().isoformat(),
             "seed": seed,
-            "options": {
-                "min_df": options.min_df,
-                "max_df": options.max_df,
-                "logistic_c": options.logistic_c,
-                "bayes_alpha": options.bayes_alpha,
-                "title_repeat": options.title_repeat,
-                "folds": options.folds,
-                "written_weight": options.written_weight,
-            },
+            "options": dataclasses.asdict(options),
             **(provenance or {}),
         },
     )
