@@ -81,6 +81,9 @@ class EmbeddedBroker:
             stdout=output,
             stderr=output,
             stdin=subprocess.DEVNULL,
+            # Its own session: Ctrl+C in the terminal must not kill the broker before the
+            # workers have stopped and committed; `stop()` ends it afterwards.
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while not _accepts_connections(self.host, self.port):
