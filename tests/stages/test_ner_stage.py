@@ -55,10 +55,12 @@ class FlakyRecognizer:
         self.info = real.info
         self.language = real.language
 
-    def recognize(self, texts: list[str], titles: list[str | None]) -> list[list[Entity]]:
+    def recognize(
+        self, texts: list[str], titles: list[str | None], datelines: list[str | None]
+    ) -> list[list[Entity]]:
         if any("POISON" in t for t in texts):
             raise ValueError("model crashed")
-        return self.real.recognize(texts, titles)
+        return self.real.recognize(texts, titles, datelines)
 
 
 def test_one_bad_article_in_a_batch_is_dead_lettered_alone(recognizer, clean_article_bytes):
