@@ -10,7 +10,8 @@ and cue words.
 
 They are read from the installed packages when a component is built (worker start) and cached
 per process; nothing is read at import and nothing is downloaded. Names are compared by
-``fold``: case, accents, dots and apostrophes ignored (`Reykjavik` is `Reykjavík`).
+``fold`` (``name_key``, cached, at run time): case, accents, dots and apostrophes ignored
+(`Reykjavik` is `Reykjavík`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.entities.lexicon import DATA_DIR, plain_key
+from pipeline.entities.lexicon import DATA_DIR, name_key, plain_key
 
 SHIPPED_CUES = DATA_DIR / "label_cues.json"
 # The smallest cities kept: towns below it share too many names with people and words.
@@ -44,7 +45,7 @@ class Gazetteer:
     major_cities: frozenset[str]
 
     def kind(self, name: str) -> str | None:
-        return self.kinds.get(fold(name))
+        return self.kinds.get(name_key(name))
 
     def is_well_known(self, key: str) -> bool:
         """A country, continent, US state or major city (``key`` already folded)."""
@@ -66,13 +67,13 @@ class PersonNames:
     surnames: frozenset[str]
 
     def is_given_name(self, word: str) -> bool:
-        return fold(word) in self.given
+        return name_key(word) in self.given
 
     def is_common_given_name(self, word: str) -> bool:
-        return fold(word) in self.common_given
+        return name_key(word) in self.common_given
 
     def is_name(self, word: str) -> bool:
-        folded = fold(word)
+        folded = name_key(word)
         return folded in self.given or folded in self.surnames
 
 
@@ -93,7 +94,7 @@ class LabelCues:
 
     def kind_word(self, word: str) -> str | None:
         """The label a cue word gives a name that contains it, if it is one."""
-        folded = fold(word)
+        folded = name_key(word)
         for label, words in (
             ("PRODUCT", self.product_words),
             ("FAC", self.facility_words),

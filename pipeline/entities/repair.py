@@ -33,7 +33,6 @@ from pipeline.entities.evidence import (
     Gazetteer,
     LabelCues,
     PersonNames,
-    fold,
     load_cues,
     load_gazetteer,
     load_person_names,
@@ -68,6 +67,8 @@ PLACE_LABELS = frozenset({"GPE", "LOC"})
 # Labels a part of a person's name gets by mistake (`Marta` GPE, `Figueiredo` GPE); not NORP:
 # `Roman Catholic`.
 _NAME_LABELS = frozenset({*PERSON_LABELS, "ORG", "GPE", "LOC", "FAC"})
+# Labels whose names the vote reconsiders (NORP, events, works and laws keep theirs).
+_VOTED_LABELS = frozenset({*PERSON_LABELS, "ORG", *PLACE_LABELS})
 # Gazetteer kinds that end organisation names (`Greenpeace Switzerland`) but hardly people's (a
 # surname may be a city: `Duffy Waldorf`).
 _REGION_KINDS = frozenset({"country", "us_state", "continent"})
@@ -404,7 +405,7 @@ class LabelEvidence:
     # -- span edges ------------------------------------------------------------------------------
 
     def _is_person_prefix(self, word: str) -> bool:
-        return fold(word) in self.cues.honorifics or word.casefold() in self.titles.person_roles
+        return name_key(word) in self.cues.honorifics or word.casefold() in self.titles.person_roles
 
     def _trim_person_affixes(self, doc: Doc, ents: list[_Ent]) -> list[_Ent]:
         for ent in ents:
@@ -417,7 +418,7 @@ class LabelEvidence:
         return ents
 
     def _is_post_nominal(self, word: str) -> bool:
-        return word[:1].isupper() and fold(word) in self.cues.post_nominals
+        return word[:1].isupper() and name_key(word) in self.cues.post_nominals
 
     def _drop_capitalised_words(self, doc: Doc, text: str, ents: list[_Ent]) -> list[_Ent]:
         kept = []
@@ -507,11 +508,16 @@ class LabelEvidence:
 
     def _vote(self, doc: Doc, ents: list[_Ent], dateline: str | None) -> None:
         groups: dict[str, list[_Ent]] = {}
+        shouted: set[int] = set()  # ids of mentions written in capitals
         for ent in ents:
-            if ent.label not in NUMERIC_LABELS:
-                key = name_key(doc[ent.start : ent.end].text)
-                if key:
-                    groups.setdefault(key, []).append(ent)
+            if ent.label in NUMERIC_LABELS:
+                continue
+            written = doc[ent.start : ent.end].text
+            key = name_key(written)
+            if key:
+                groups.setdefault(key, []).append(ent)
+                if written.isupper():
+                    shouted.add(id(ent))
         if not groups:
             return
         context = _Context(
@@ -520,7 +526,7 @@ class LabelEvidence:
             by_end={e.end: e for e in ents},
             dateline=f" {name_key(dateline)} " if dateline else "",
             person_words={
-                fold(doc[i].text)
+                name_key(doc[i].text)
                 for e in ents
                 if e.label in PERSON_LABELS and e.end - e.start >= 2
                 for i in (e.start, e.end - 1)
@@ -528,35 +534,39 @@ class LabelEvidence:
             alone=groups,
         )
         for key, members in groups.items():
-            label = self._label_for(key, members, context)
+            label = self._label_for(key, members, shouted, context)
             if label is not None:
                 for ent in members:
                     ent.label = self._label(label)
 
-    def _label_for(self, key: str, members: list[_Ent], context: _Context) -> str | None:
+    def _label_for(
+        self, key: str, members: list[_Ent], shouted: set[int], context: _Context
+    ) -> str | None:
         """The label a name's mentions should all have, or None to leave them as they are."""
-        doc = context.doc
         votes: Counter[str] = Counter()
         for ent in members:
-            votes[ent.label] += 0.5 if doc[ent.start : ent.end].text.isupper() else 1.0
+            votes[ent.label] += 0.5 if id(ent) in shouted else 1.0
         current = max(votes, key=lambda label: votes[label])  # a tie goes to the first
+        if current not in _VOTED_LABELS:
+            return None
         # The name as written in running text: headlines in capitals hide its make-up.
-        written = [e for e in members if not doc[e.start : e.end].text.isupper()] or members
+        written = [e for e in members if id(e) not in shouted] or members
         longest = max(written, key=lambda e: e.end - e.start)
-        words = _words(doc[longest.start : longest.end])
+        if current in PLACE_LABELS and longest.end - longest.start < 2:
+            return None  # only a place of two words or more can be a misread person
+        words = _words(context.doc[longest.start : longest.end])
         if not words:
             return None
         cue = self._cue(words)
-        prefix = self.cues.place_prefixes.get(fold(words[0])) if len(words) >= 2 else None
+        prefix = self.cues.place_prefixes.get(name_key(words[0])) if len(words) >= 2 else None
         if current in PERSON_LABELS:
             return self._person_or_not(key, members, words, cue, prefix, context)
         if current == "ORG":
             return self._organisation_or_not(key, members, words, cue, prefix, context)
         if (
-            current in PLACE_LABELS
-            and self._named_like_person(key, words, cue, prefix)
+            self._named_like_person(key, words, cue, prefix)
             and self.names.is_common_given_name(words[0])
-            and fold(words[-1]) in self.names.surnames
+            and name_key(words[-1]) in self.names.surnames
         ):
             return "PERSON"
         return None
@@ -612,7 +622,7 @@ class LabelEvidence:
             return None
         # A city's name also names its clubs and councils: only a place in context is a place.
         if kind != "city" or any(
-            self._place_context(e, kind, context, organisation=True) for e in members
+            self._place_context(e, key, kind, context, organisation=True) for e in members
         ):
             return self.gazetteer.label(key)
         return None
@@ -626,13 +636,13 @@ class LabelEvidence:
             return False
         if len(words) >= 3 or any(self._person_context(doc, e) for e in members):
             return True
-        surname = fold(words[-1])
+        surname = name_key(words[-1])
         if any(self._person_context(doc, e) for e in context.alone.get(surname, ())):
             return True
         first = words[0]
         return (
             self.names.is_common_given_name(first)
-            and fold(first) not in self.names.surnames
+            and name_key(first) not in self.names.surnames
             and self.gazetteer.kind(first) is None
         )
 
@@ -656,7 +666,7 @@ class LabelEvidence:
     ) -> bool:
         if len(words) >= 2 and self.names.is_given_name(words[0]) and not (cue and cue.strong):
             return True
-        if len(words) == 1 and fold(words[0]) in context.person_words:
+        if len(words) == 1 and name_key(words[0]) in context.person_words:
             return True  # the surname or given name of a person named in full
         return any(self._person_context(context.doc, e) for e in members)
 
@@ -694,7 +704,7 @@ class LabelEvidence:
         a known place (in context when it is also a person's name), or a single word in a
         place's context."""
         kind = self.gazetteer.kinds.get(key)
-        in_context = any(self._place_context(e, kind, context) for e in members)
+        in_context = any(self._place_context(e, key, kind, context) for e in members)
         if kind is not None:
             # Out of context only a well-known place that is no one's name (`Dole`, a French
             # town, is also a senator).
@@ -706,12 +716,18 @@ class LabelEvidence:
         return None
 
     def _place_context(
-        self, ent: _Ent, kind: str | None, context: _Context, *, organisation: bool = False
+        self,
+        ent: _Ent,
+        key: str,
+        kind: str | None,
+        context: _Context,
+        *,
+        organisation: bool = False,
     ) -> bool:
         """The dateline names it, a locative preposition comes before it (or before the place
         it is listed with: `in Valais and Ticino`), or a country follows (`Brescia, Italy`)."""
         doc = context.doc
-        if context.dateline and f" {name_key(doc[ent.start : ent.end].text)} " in context.dateline:
+        if context.dateline and f" {key} " in context.dateline:
             return True
         after = doc[ent.end] if ent.end < len(doc) else None
         if after is not None and after.text in _POSSESSIVES:
@@ -746,7 +762,7 @@ class LabelEvidence:
         for word in reversed(words):
             label = self.cues.kind_word(word)
             if label is not None:
-                return _Cue(label, strong=fold(word) not in self.names.surnames)
+                return _Cue(label, strong=name_key(word) not in self.names.surnames)
         return None
 
 
