@@ -1,7 +1,8 @@
 """Label repair: a spaCy component that fixes the usual failures of statistical NER on news.
 
 Registered as ``wirestream_entity_repair`` and added after ``ner`` by ``load_nlp``. Every rule is
-general and works on one document at a time, using what the rest of the document says:
+general and works on one document at a time, using what the rest of the document says (and,
+for label evidence, word lists from installed packages, see ``pipeline.entities.evidence``):
 
 - hyphenated place names the tokenizer split (`Rostov-on-Don`, `Stratford-upon-Avon`) become one
   GPE span;
@@ -11,7 +12,11 @@ general and works on one document at a time, using what the rest of the document
   document names that person elsewhere;
 - a surname labelled ORG/GPE/... is a PERSON when the document names the full person;
 - a short closing line that credits the source (`Vestnik Kavkaza`) holds organisations, and a
-  closing `in Telegram`/`on X` line holds products (apps), never people.
+  closing `in Telegram`/`on X` line holds products (apps), never people;
+- label evidence (``LabelEvidence``, English pipelines): span edges fixed, then one label per
+  name by a vote that weighs person, place and organisation signals: known places, given names,
+  cue words, the article's dateline (``doc.user_data[DATELINE]``) and the words around each
+  mention.
 
 ``predict`` computes the new entity spans without touching the documents and
 ``set_annotations`` writes them, as spaCy's own components do.
