@@ -40,7 +40,12 @@ def surface_form(text: str) -> str:
 @functools.lru_cache(maxsize=4096)
 def name_key(text: str) -> str:
     """Comparable form of a name: `U.S.`, `US` and `the US's` share one key; accents dropped."""
-    decomposed = unicodedata.normalize("NFKD", surface_form(text))
+    return plain_key(text)
+
+
+def plain_key(text: str) -> str:
+    """``name_key`` without the cache, for building word lists."""
+    decomposed = unicodedata.normalize("NFKD", surface_form.__wrapped__(text))
     plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
     plain = plain.replace(".", "").replace("'", "").replace("’", "")
     return " ".join(_NOT_WORD.sub(" ", plain).split())

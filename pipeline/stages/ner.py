@@ -18,6 +18,7 @@ from pathlib import Path
 
 import spacy
 from spacy.language import Language
+from spacy.tokens import Doc
 
 from pipeline.entities import repair
 from pipeline.entities.canonical import Span
@@ -132,23 +133,39 @@ class EntityRecognizer:
         self.language = nlp.lang
         self.info = model_info(nlp, rules_digest)
 
-    def spans(self, texts: Sequence[str]) -> list[list[Span]]:
-        """The pipeline's entity spans per text (no grouping)."""
+    def spans(
+        self, texts: Sequence[str], datelines: Sequence[str | None] | None = None
+    ) -> list[list[Span]]:
+        """The pipeline's entity spans per text (no grouping); a text's dateline, when given,
+        is place evidence for the label repair."""
+        datelines = datelines if datelines is not None else [None] * len(texts)
         # Strings interned while parsing are freed when the zone closes; without it the
         # StringStore of a long-running worker grows with every new token it sees.
         with self.nlp.memory_zone():
+            docs = (
+                self._doc(text, dateline) for text, dateline in zip(texts, datelines, strict=True)
+            )
             return [
                 [Span(ent.text, ent.label_, ent.start_char, ent.end_char) for ent in doc.ents]
-                for doc in self.nlp.pipe(texts, batch_size=self.batch_size)
+                for doc in self.nlp.pipe(docs, batch_size=self.batch_size)
             ]
 
+    def _doc(self, text: str, dateline: str | None) -> Doc:
+        doc = self.nlp.make_doc(text)
+        if dateline:
+            doc.user_data[repair.DATELINE] = dateline
+        return doc
+
     def recognize(
-        self, texts: Sequence[str], titles: Sequence[str | None] | None = None
+        self,
+        texts: Sequence[str],
+        titles: Sequence[str | None] | None = None,
+        datelines: Sequence[str | None] | None = None,
     ) -> list[list[Entity]]:
         titles = titles if titles is not None else [None] * len(texts)
         return [
             group_entities(spans, text, title, self.aliases, self.titles)
-            for spans, text, title in zip(self.spans(texts), texts, titles, strict=True)
+            for spans, text, title in zip(self.spans(texts, datelines), texts, titles, strict=True)
         ]
 
 
@@ -218,6 +235,7 @@ class NerStage:
             found = recognizer.recognize(
                 [article.text for _, article, _ in group],
                 [article.title for _, article, _ in group],
+                [article.dateline for _, article, _ in group],
             )
         except Exception:
             found = None
@@ -236,7 +254,9 @@ class NerStage:
     ) -> Article | DeadLetter:
         started = time.perf_counter()
         try:
-            article.entities = recognizer.recognize([article.text], [article.title])[0]
+            article.entities = recognizer.recognize(
+                [article.text], [article.title], [article.dateline]
+            )[0]
         except Exception as exc:
             return dead_letter(
                 STAGE, message, Rejection(Reason.STAGE_ERROR, repr(exc)), article_id=article.id

@@ -180,3 +180,171 @@ def test_surname_repair_keeps_the_models_person_label(nlp):
         ("Merkel", "MISC"),
     )
     assert repaired(nlp, doc) == [("Angela Merkel", "PER"), ("Merkel", "PER")]
+
+
+# -- label evidence ----------------------------------------------------------------------------
+
+
+def dated(doc: Doc, dateline: str) -> Doc:
+    doc.user_data[repair.DATELINE] = dateline
+    return doc
+
+
+def test_a_known_place_labelled_person_without_person_evidence_is_a_place(nlp):
+    doc = with_ents(
+        nlp,
+        "The train derailed south of Brescia. The Brescia fire brigade arrived.",
+        ("Brescia", "PERSON"),
+        ("Brescia", "PERSON"),
+    )
+    assert repaired(nlp, doc) == [("Brescia", "GPE"), ("Brescia", "GPE")]
+
+
+def test_a_place_that_is_also_a_name_needs_context_the_dateline_gives_it(nlp):
+    text = "Doubts remain over Goma, officials said."
+    assert repaired(nlp, with_ents(nlp, text, ("Goma", "PERSON"))) == [("Goma", "PERSON")]
+    doc = dated(with_ents(nlp, text, ("Goma", "PERSON")), "GOMA, Congo")
+    assert repaired(nlp, doc) == [("Goma", "GPE")]
+    doc = with_ents(nlp, "Aid convoys reached camps around Goma.", ("Goma", "PERSON"))
+    assert repaired(nlp, doc) == [("Goma", "GPE")]
+
+
+def test_a_person_whose_name_is_also_a_town_stays_a_person(nlp):
+    # `Dole` is a French town of some 24,000 people, and a senator.
+    doc = with_ents(
+        nlp, "Dole said he would campaign in Ohio.", ("Dole", "PERSON"), ("Ohio", "GPE")
+    )
+    assert repaired(nlp, doc) == [("Dole", "PERSON"), ("Ohio", "GPE")]
+
+
+def test_people_with_rare_names_stay_people(nlp):
+    doc = with_ents(
+        nlp,
+        "Meseret Tesfaye won in Berlin. Declan Fahy (54), from Clontarf, watched. "
+        "A message from Tesfaye followed.",
+        ("Meseret Tesfaye", "PERSON"),
+        ("Berlin", "GPE"),
+        ("Declan Fahy", "PERSON"),
+        ("Clontarf", "GPE"),
+        ("Tesfaye", "PERSON"),
+    )
+    labels = dict(repaired(nlp, doc))
+    assert labels["Meseret Tesfaye"] == labels["Declan Fahy"] == labels["Tesfaye"] == "PERSON"
+
+
+def test_a_city_labelled_org_is_a_place_in_a_places_context_but_not_as_a_club(nlp):
+    doc = with_ents(nlp, "Deputies in Kinshasa objected.", ("Kinshasa", "ORG"))
+    assert repaired(nlp, doc) == [("Kinshasa", "GPE")]
+    doc = with_ents(nlp, "Kinshasa accused its neighbour.", ("Kinshasa", "ORG"))
+    assert repaired(nlp, doc) == [("Kinshasa", "ORG")]
+    doc = with_ents(nlp, "Cleveland lost at Detroit.", ("Cleveland", "ORG"), ("Detroit", "ORG"))
+    assert repaired(nlp, doc) == [("Cleveland", "ORG"), ("Detroit", "ORG")]
+
+
+def test_names_of_organisations_and_things_are_not_people(nlp):
+    doc = with_ents(
+        nlp,
+        "Greenpeace Switzerland and ETH Zurich studied data from the James Webb Space "
+        "Telescope. Trenord said it had set up a helpline.",
+        ("Greenpeace Switzerland", "PERSON"),
+        ("ETH Zurich", "PERSON"),
+        ("James Webb Space Telescope", "PERSON"),
+        ("Trenord", "PERSON"),
+    )
+    assert repaired(nlp, doc) == [
+        ("Greenpeace Switzerland", "ORG"),
+        ("ETH Zurich", "ORG"),
+        ("James Webb Space Telescope", "PRODUCT"),
+        ("Trenord", "ORG"),
+    ]
+
+
+def test_a_county_and_a_landform_are_places(nlp):
+    doc = with_ents(
+        nlp,
+        "He bought a house in Co Kerry and walked on the Plaine Morte glacier.",
+        ("Co Kerry", "PERSON"),
+        ("Plaine Morte", "PERSON"),
+    )
+    assert repaired(nlp, doc) == [("Co Kerry", "GPE"), ("Plaine Morte", "LOC")]
+
+
+def test_a_given_name_makes_a_person_of_an_org_but_a_cue_word_keeps_the_museum(nlp):
+    doc = with_ents(
+        nlp,
+        "Nobody painted like Frans Hals. Works by Hals hang in the Frans Hals Museum.",
+        ("Frans Hals", "ORG"),
+        ("Hals", "GPE"),
+        ("Frans Hals Museum", "ORG"),
+    )
+    assert repaired(nlp, doc) == [
+        ("Frans Hals", "PERSON"),
+        ("Hals", "PERSON"),
+        ("Frans Hals Museum", "ORG"),
+    ]
+
+
+def test_company_names_built_on_rare_given_names_stay_organisations(nlp):
+    doc = with_ents(
+        nlp,
+        "Shares of Dow Jones and Morgan Stanley rose.",
+        ("Dow Jones", "ORG"),
+        ("Morgan Stanley", "ORG"),
+    )
+    assert repaired(nlp, doc) == [("Dow Jones", "ORG"), ("Morgan Stanley", "ORG")]
+
+
+def test_a_given_name_and_a_surname_split_by_the_model_are_one_person(nlp):
+    doc = with_ents(
+        nlp,
+        "said Marta Figueiredo, who leads ocean policy. Figueiredo added more.",
+        ("Marta", "GPE"),
+        ("Figueiredo", "GPE"),
+        ("Figueiredo", "GPE"),
+    )
+    assert repaired(nlp, doc) == [("Marta Figueiredo", "PERSON"), ("Figueiredo", "PERSON")]
+
+
+def test_a_name_takes_in_the_capitalised_word_its_acronym_spells_out(nlp):
+    doc = with_ents(
+        nlp,
+        "Rete Ferroviaria Italiana, which manages the network, said the track was safe. "
+        "RFI declined to comment.",
+        ("Ferroviaria Italiana", "PERSON"),
+        ("RFI", "ORG"),
+    )
+    assert repaired(nlp, doc) == [("Rete Ferroviaria Italiana", "ORG"), ("RFI", "ORG")]
+
+
+def test_a_capitalised_first_word_is_not_taken_into_a_name(nlp):
+    doc = with_ents(nlp, "Earlier Russian officials met Asian envoys.", ("Russian", "NORP"))
+    assert repaired(nlp, doc) == [("Russian", "NORP")]
+    doc = with_ents(nlp, "He met Sandrine Testud in Paris.", ("Testud", "PERSON"), ("Paris", "GPE"))
+    assert repaired(nlp, doc) == [("Sandrine Testud", "PERSON"), ("Paris", "GPE")]
+
+
+def test_titles_and_post_nominals_are_not_part_of_a_name(nlp):
+    doc = with_ents(
+        nlp,
+        "Sergeant Kerry's inquiry was praised by counsel Ciarán Mulcahy SC yesterday.",
+        ("Sergeant Kerry's", "PERSON"),
+        ("Ciarán Mulcahy SC", "PERSON"),
+    )
+    assert repaired(nlp, doc) == [("Kerry's", "PERSON"), ("Ciarán Mulcahy", "PERSON")]
+
+
+def test_a_common_word_capitalised_at_a_sentence_start_is_no_name(nlp):
+    doc = with_ents(
+        nlp,
+        'The deal covers mackerel. "Mackerel do not carry passports," she said.',
+        ("Mackerel", "PERSON"),
+    )
+    assert repaired(nlp, doc) == []
+
+
+def test_label_evidence_can_be_switched_off():
+    custom = spacy.blank("en")
+    component = custom.add_pipe(repair.COMPONENT, config={"label_evidence": False})
+    doc = with_ents(custom, "The train derailed near Brescia.", ("Brescia", "PERSON"))
+    assert component.evidence is None
+    assert repaired(custom, doc) == [("Brescia", "PERSON")]

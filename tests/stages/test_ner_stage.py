@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import pytest
+import spacy
+from spacy.language import Language
+from spacy.tokens import Doc, Span
 
 from pipeline import codec, schemas
+from pipeline.entities import repair
 from pipeline.envelope import Incoming
 from pipeline.models import Article, DeadLetter, Entity, Reason
 from pipeline.stages.ner import EntityRecognizer, NerStage, load_nlp, resolve_model
@@ -55,10 +59,12 @@ class FlakyRecognizer:
         self.info = real.info
         self.language = real.language
 
-    def recognize(self, texts: list[str], titles: list[str | None]) -> list[list[Entity]]:
+    def recognize(
+        self, texts: list[str], titles: list[str | None], datelines: list[str | None]
+    ) -> list[list[Entity]]:
         if any("POISON" in t for t in texts):
             raise ValueError("model crashed")
-        return self.real.recognize(texts, titles)
+        return self.real.recognize(texts, titles, datelines)
 
 
 def test_one_bad_article_in_a_batch_is_dead_lettered_alone(recognizer, clean_article_bytes):
@@ -72,3 +78,23 @@ def test_one_bad_article_in_a_batch_is_dead_lettered_alone(recognizer, clean_art
     assert isinstance(good, Article) and good.entities
     assert isinstance(bad, DeadLetter)
     assert (bad.reason, bad.article_id) == (Reason.STAGE_ERROR, "poisoned")
+
+
+@Language.component("test_record_dateline")
+def record_dateline(doc: Doc) -> Doc:
+    seen = doc.user_data.get(repair.DATELINE)
+    doc.ents = [Span(doc, 0, 1, label=f"DATELINE {seen}")]
+    return doc
+
+
+def test_the_articles_dateline_reaches_the_label_repair(clean_article_bytes):
+    nlp = spacy.blank("en")
+    nlp.add_pipe("test_record_dateline")
+    stage = NerStage(EntityRecognizer(nlp))
+    article = Article.from_dict(codec.loads(clean_article_bytes))
+    article.dateline = "GENEVA"
+    (with_dateline,) = stage.process([Incoming(value=codec.dumps(article))])
+    article.dateline = None
+    (without,) = stage.process([Incoming(value=codec.dumps(article))])
+    assert [e.label for e in with_dateline.entities] == ["DATELINE GENEVA"]
+    assert [e.label for e in without.entities] == ["DATELINE None"]
