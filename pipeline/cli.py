@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import signal
 import sys
 import typing
 from collections.abc import Callable
@@ -51,9 +52,17 @@ def load_settings(values: dict[str, Any]) -> Settings:
 
 
 def _run(coroutine: Any) -> Any:
+    """Run a command's coroutine; SIGTERM stops it as Ctrl+C does, through its cleanup."""
+
+    async def main() -> Any:
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        return await coroutine
+
     try:
-        return asyncio.run(coroutine)
-    except KeyboardInterrupt:
+        return asyncio.run(main())
+    except (KeyboardInterrupt, asyncio.CancelledError):
         return 130
 
 
@@ -245,8 +254,6 @@ def enrich(paths: tuple[str, ...], output: Path | None, **values: Any) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 def broker(port: int, host: str) -> None:
     """Run the embedded Kafka-compatible broker (Tansu, in memory) in the foreground."""
-    import signal
-
     from pipeline.broker import EMBEDDED_SESSION_TIMEOUT, BrokerError, EmbeddedBroker
 
     try:

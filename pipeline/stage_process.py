@@ -6,11 +6,26 @@ Usage: ``python -m pipeline.stage_process STAGE`` with the settings as JSON in
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
+import signal
 import sys
 
 SETTINGS_ENV = "WIRESTREAM_STAGE_SETTINGS"
+SUPERVISOR_PID_ENV = "WIRESTREAM_SUPERVISOR_PID"
+_PR_SET_PDEATHSIG = 1
+
+
+def stop_with_supervisor() -> None:
+    """Ask Linux for SIGTERM when the supervisor dies, even by SIGKILL, so that no stage keeps
+    consuming as an orphan; exit at once if it is already gone."""
+    supervisor = int(os.environ.get(SUPERVISOR_PID_ENV, "0"))
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if supervisor and os.getppid() != supervisor:
+        sys.exit("wirestream: the supervising worker is gone; stage process stopping")
 
 
 def main(argv: list[str]) -> int:
@@ -24,6 +39,7 @@ def main(argv: list[str]) -> int:
     from pipeline.stages import build_stage
 
     (stage_name,) = argv
+    stop_with_supervisor()
     settings = Settings.load(overrides=codec.loads(os.environ[SETTINGS_ENV]), env={})
     logging.basicConfig(
         level=settings.log_level.upper(),

@@ -38,7 +38,7 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 from pipeline import __version__, codec
 from pipeline.kafka import ensure_topics
 from pipeline.settings import Settings
-from pipeline.stage_process import SETTINGS_ENV
+from pipeline.stage_process import SETTINGS_ENV, SUPERVISOR_PID_ENV
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +187,7 @@ class Supervisor:
         env = dict(os.environ)
         env[SETTINGS_ENV] = codec.dumps(self.settings.as_strings()).decode()
         env["PROMETHEUS_MULTIPROC_DIR"] = str(self.metrics_dir)
+        env[SUPERVISOR_PID_ENV] = str(os.getpid())
         output = self.log_stream if self.log_stream is not None else None
         stage.process = await asyncio.create_subprocess_exec(
             sys.executable,
