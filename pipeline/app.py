@@ -3,33 +3,91 @@
 Each stage is its own consumer group (`<prefix>-<stage>`), so workers running different sets of
 stages never share an assignment, and the partitions of one stage's input topic are split among
 exactly the workers that run that stage.
+
+Every agent runs ``BatchLoop``: take a batch without acknowledging it, process it, deliver every
+result to the broker, and only then acknowledge the batch, whose offsets faust commits every
+``commit_interval``. Nothing is acknowledged that is not delivered, so a crash at any point loses
+nothing: the uncommitted messages are delivered again, and their results carry the same
+``event_id``. A failure the loop cannot turn into a dead letter ends the whole stage process (see
+``fail_stop``) rather than leaving faust to restart the agent with its batch unacknowledged,
+which would stall the partition's commits for good; the supervisor starts it again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NoReturn, Protocol
 
 import faust
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.types import TP, EventT
 from prometheus_client import CollectorRegistry
 
-from pipeline import codec
+from pipeline.delivery import Delivery, Undeliverable
 from pipeline.envelope import Incoming, dead_letter, parse_timestamp
-from pipeline.kafka import faust_broker_url
+from pipeline.executor import IsolatedStage, StageFailure, StageUnavailable
+from pipeline.kafka import faust_broker_url, faust_credentials
 from pipeline.metrics import StageMetrics
-from pipeline.models import Article, DeadLetter, Reason, Rejection
+from pipeline.models import Article, DeadLetter, Reason, Rejection, StageInfo
 from pipeline.observability import observe_stage
 from pipeline.settings import Settings
 from pipeline.stages import Stage, input_topic, output_topic
 
 log = logging.getLogger(__name__)
+
+Result = Article | DeadLetter
+# The exit status of a stage process that stopped itself because it could not go on safely.
+EXIT_FAILED = 70
+
+
+class BatchProcessor(Protocol):
+    """Stage code as the agents call it: a batch in, its results out, within a time limit."""
+
+    name: str
+    info: StageInfo
+
+    async def process(self, batch: Sequence[Incoming], time_limit: float) -> list[Result]:
+        """Raises ``StageFailure`` when the batch could not be finished."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class LocalStage:
+    """A stage object run in this process: in one thread (so the event loop stays free to
+    heartbeat), or on the loop itself for quick work that must touch faust tables.
+
+    No time limit can be enforced on code in this process; stage processes run their stage
+    through ``pipeline.executor.IsolatedStage`` instead, and this serves tests and quick checks.
+    """
+
+    def __init__(self, stage: Stage, *, threaded: bool = True) -> None:
+        self.stage = stage
+        self.name = stage.name
+        self.info = stage.info
+        # One thread: models are not shared between threads.
+        self._executor = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{stage.name}-stage")
+            if threaded
+            else None
+        )
+
+    async def process(self, batch: Sequence[Incoming], time_limit: float) -> list[Result]:
+        if self._executor is None:
+            return self.stage.process(batch)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.stage.process, batch)
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
 
 
 def _incoming(event: EventT) -> Incoming:
@@ -45,19 +103,45 @@ def _incoming(event: EventT) -> Incoming:
 
 
 class StageRunner:
-    """Runs a stage on batches and delivers the results; owns no Kafka objects of its own."""
+    """Runs stage code on batches within the time limit and records the results."""
 
-    def __init__(self, stage: Stage, metrics: StageMetrics) -> None:
+    def __init__(self, stage: BatchProcessor, metrics: StageMetrics, time_limit: float) -> None:
         self.stage = stage
         self.metrics = metrics
-        # One thread: models are not shared between threads, and the event loop stays free to
-        # heartbeat and serve metrics while a batch is being processed.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{stage.name}-stage")
+        self.time_limit = time_limit
 
-    async def process(self, batch: Sequence[Incoming]) -> list[Article | DeadLetter]:
-        loop = asyncio.get_running_loop()
+    async def process(self, batch: Sequence[Incoming]) -> list[Result]:
+        """The batch's results; each message that cannot be processed becomes a dead letter.
+
+        A batch over the time limit (or whose process died) is redone one message at a time, so
+        that only the culprit is dead-lettered, with reason ``timeout`` (or ``stage_error``).
+        """
         try:
-            return await loop.run_in_executor(self._executor, self.stage.process, batch)
+            return await self._attempt(batch)
+        except StageFailure as failure:
+            log.warning(
+                "%s stage: a batch of %d failed (%s); retrying it one article at a time",
+                self.stage.name, len(batch), failure,
+            )  # fmt: skip
+            if len(batch) == 1:
+                return [dead_letter(self.stage.name, batch[0], failure.rejection)]
+        results: list[Result] = []
+        for message in batch:
+            try:
+                results.extend(await self._attempt([message]))
+            except StageFailure as failure:
+                log.warning(
+                    "%s stage: message %s:%s@%s dead-lettered: %s",
+                    self.stage.name, message.topic, message.partition, message.offset, failure,
+                )  # fmt: skip
+                results.append(dead_letter(self.stage.name, message, failure.rejection))
+        return results
+
+    async def _attempt(self, batch: Sequence[Incoming]) -> list[Result]:
+        try:
+            return await self.stage.process(batch, self.time_limit)
+        except (StageFailure, StageUnavailable, asyncio.CancelledError):
+            raise
         except Exception as exc:
             # Stages turn per-article failures into dead letters themselves; this is the last
             # line for a bug that escapes them, so the agent keeps consuming.
@@ -65,9 +149,7 @@ class StageRunner:
             failure = Rejection(Reason.STAGE_ERROR, repr(exc))
             return [dead_letter(self.stage.name, message, failure) for message in batch]
 
-    def record(
-        self, batch_size: int, results: Sequence[Article | DeadLetter], started: float
-    ) -> None:
+    def record(self, batch_size: int, results: Sequence[Result], started: float) -> None:
         name = self.stage.name
         metrics = self.metrics
         metrics.batch_size.labels(name).observe(batch_size)
@@ -85,7 +167,93 @@ class StageRunner:
                 metrics.end_to_end_seconds.observe(max(latency.total_seconds(), 0.0))
 
     def close(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        self.stage.close()
+
+
+class StageStopped(RuntimeError):
+    """A stage cannot go on without risking a message: its process must stop and restart."""
+
+
+@dataclass
+class BatchLoop:
+    """The one loop every agent runs: take, process, deliver, then acknowledge.
+
+    ``process`` turns a batch into the results to send (it may leave messages out, as a
+    duplicate check that drops does); ``after`` sees each delivered batch, for metrics;
+    ``on_fatal`` ends the process when the loop cannot go on (``fail_stop``).
+    """
+
+    app: faust.App
+    name: str
+    settings: Settings
+    process: Callable[[Sequence[Incoming]], Awaitable[list[Result]]]
+    delivery: Delivery
+    articles_to: faust.TopicT
+    after: Callable[[int, Sequence[Result], float], None]
+    on_fatal: Callable[[faust.App, str, BaseException | None], Awaitable[None]] = field(
+        default=lambda app, reason, exc: fail_stop(app, reason, exc)
+    )
+
+    async def run(self, stream: faust.StreamT[Any]) -> None:
+        """The agent's body. Returns only when the app stops; anything else stops the process."""
+        try:
+            # noack_take: offsets advance only after a batch's results are delivered (acked
+            # below), never when a batch is merely taken off the topic, nor when the agent is
+            # cancelled in the middle of one (faust's take() acks its batch even then).
+            async for events in stream.noack_take(
+                self.settings.batch_size, within=self.settings.batch_timeout
+            ):
+                started = time.perf_counter()
+                messages = [_incoming(event) for event in events]
+                results = await self._deliver(messages, await self.process(messages))
+                for event in events:
+                    await stream.ack(event)
+                self.after(len(events), results, started)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await self.on_fatal(self.app, f"{self.name} agent failed: {exc!r}", exc)
+            return
+        if not (self.app.should_stop or stream.should_stop):
+            await self.on_fatal(
+                self.app, f"{self.name} agent's stream ended while the app runs", None
+            )
+
+    async def _deliver(self, messages: Sequence[Incoming], results: list[Result]) -> list[Result]:
+        """Deliver the results; when the broker refuses some for good, find out whose by
+        redoing the batch one message at a time and dead-letter only those."""
+        try:
+            await self.delivery.send(results, self.articles_to)
+            return results
+        except Undeliverable as refused:
+            log.warning("%s: the broker refused results for good (%s)", self.name, refused)
+        delivered: list[Result] = []
+        for message in messages:
+            own = await self.process([message])
+            try:
+                await self.delivery.send(own, self.articles_to)
+            except Undeliverable as exc:
+                rejection = Rejection(Reason.UNDELIVERABLE, str(exc))
+                own = [dead_letter(self.name, message, rejection)]
+                try:
+                    await self.delivery.send(own, self.articles_to)
+                except Undeliverable as lost:
+                    raise StageStopped(f"a dead letter was refused too: {lost}") from lost
+            delivered.extend(own)
+        return delivered
+
+
+async def fail_stop(app: faust.App, reason: str, exc: BaseException | None) -> NoReturn:
+    """Stop this stage process at once, with what is delivered committed and nothing else.
+
+    Everything acknowledged has been delivered, so committing it first is safe and spares the
+    next process some duplicates; the rest is delivered again after the supervisor's restart.
+    """
+    log.critical("stopping this stage process to restart it: %s", reason, exc_info=exc is not None)
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(app.consumer.commit(), timeout=5.0)
+    logging.shutdown()
+    os._exit(EXIT_FAILED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,20 +264,15 @@ class StageApp:
     metrics: StageMetrics
     sink: faust.TopicT
     dead_letters: faust.TopicT
+    delivery: Delivery
 
 
-def build_app(
-    settings: Settings, stage: Stage, registry: CollectorRegistry | None = None
-) -> StageApp:
-    """The faust app of one stage: its consumer group, topics and agent."""
-    registry = registry or CollectorRegistry()
-    datadir = settings.data_dir / stage.name
-    datadir.mkdir(parents=True, exist_ok=True)
-    metrics = StageMetrics(stage.name, registry)
-    runner = StageRunner(stage, metrics)
-    app = faust.App(
-        settings.group_id(stage.name),
+def faust_app(settings: Settings, group: str, datadir: str) -> faust.App:
+    """A faust app configured for at-least-once delivery with Wirestream's settings."""
+    return faust.App(
+        group,
         broker=faust_broker_url(settings.broker_url),
+        broker_credentials=faust_credentials(settings),
         store="memory://",
         autodiscover=False,
         web_enabled=False,
@@ -117,12 +280,38 @@ def build_app(
         topic_replication_factor=settings.replication_factor,
         broker_session_timeout=settings.session_timeout,
         broker_heartbeat_interval=settings.heartbeat_interval,
+        broker_commit_interval=settings.commit_interval,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        producer_max_request_size=settings.max_message_bytes,
+        # Sends go out at once and are awaited, never held back until a commit.
+        stream_publish_on_commit=False,
+        # On a rebalance, wait for the batch in flight to be delivered and acked, and commit it.
         stream_wait_empty=True,
-        datadir=str(datadir),
+        datadir=datadir,
         logging_config=None,
     )
+
+
+def build_app(
+    settings: Settings,
+    stage: Stage | BatchProcessor,
+    registry: CollectorRegistry | None = None,
+) -> StageApp:
+    """The faust app of one stage: its consumer group, topics and agent.
+
+    ``stage`` is the stage's code behind an ``IsolatedStage`` in a worker, or a stage object,
+    run in this process, in tests.
+    """
+    processor: BatchProcessor = (
+        stage if isinstance(stage, IsolatedStage | LocalStage) else LocalStage(stage)
+    )
+    registry = registry or CollectorRegistry()
+    datadir = settings.data_dir / processor.name
+    datadir.mkdir(parents=True, exist_ok=True)
+    metrics = StageMetrics(processor.name, registry)
+    runner = StageRunner(processor, metrics, settings.article_timeout)
+    app = faust_app(settings, settings.group_id(processor.name), str(datadir))
     app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(registry, "faust"))
 
     def topic(name: str) -> faust.TopicT:
@@ -135,46 +324,30 @@ def build_app(
             partitions=settings.partitions,
         )
 
-    source = topic(input_topic(settings, stage.name))
-    sink = topic(output_topic(settings, stage.name))
+    source = topic(input_topic(settings, processor.name))
+    sink = topic(output_topic(settings, processor.name))
     dead_letters = topic(settings.topic_dlq)
-    observer = observe_stage(app, stage, source, metrics, registry)
+    delivery = Delivery(dead_letters, settings)
+    observer = observe_stage(app, processor, source, metrics, registry)  # type: ignore[arg-type]
 
-    async def deliver(results: Sequence[Article | DeadLetter]) -> None:
-        pending = []
-        for result in results:
-            if isinstance(result, DeadLetter):
-                key = result.article_id or result.key
-                target = dead_letters
-            else:
-                key, target = result.id, sink
-            pending.append(
-                await target.send(key=key.encode() if key else None, value=codec.dumps(result))
-            )
-        # Wait until the broker has every result before acknowledging the inputs.
-        await asyncio.gather(*pending)
+    def after(batch_size: int, results: Sequence[Result], started: float) -> None:
+        runner.record(batch_size, results, started)
+        observer.observe(results)
 
-    @app.agent(source, name=f"{stage.name}-agent", concurrency=1)
+    loop = BatchLoop(app, processor.name, settings, runner.process, delivery, sink, after)
+
+    @app.agent(source, name=f"{processor.name}-agent", concurrency=1)
     async def stage_agent(stream: faust.StreamT[Any]) -> None:
-        # noack_take: offsets advance only after a batch's results are delivered (acked below),
-        # never when a batch is merely taken off the topic.
-        async for events in stream.noack_take(settings.batch_size, within=settings.batch_timeout):
-            started = time.perf_counter()
-            results = await runner.process([_incoming(event) for event in events])
-            await deliver(results)
-            for event in events:
-                await stream.ack(event)
-            runner.record(len(events), results, started)
-            observer.observe(results)
+        await loop.run(stream)
 
     @app.on_partitions_assigned.connect
     async def count_partitions(_: faust.App, assigned: set[TP], **__: Any) -> None:
         mine = sum(1 for tp in assigned if tp.topic == source.get_topic_name())
-        metrics.assigned_partitions.labels(stage.name).set(mine)
+        metrics.assigned_partitions.labels(processor.name).set(mine)
 
     @app.on_rebalance_complete.connect
     async def mark_ready(*_: Any, **__: Any) -> None:
-        metrics.ready.labels(stage.name).set(1)
+        metrics.ready.labels(processor.name).set(1)
 
     return StageApp(
         app=app,
@@ -183,4 +356,5 @@ def build_app(
         metrics=metrics,
         sink=sink,
         dead_letters=dead_letters,
+        delivery=delivery,
     )

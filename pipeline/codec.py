@@ -25,6 +25,11 @@ def dumps_pretty(value: Any) -> bytes:
     return orjson.dumps(value, option=_OPTIONS | orjson.OPT_INDENT_2)
 
 
+def fragment(encoded: bytes) -> orjson.Fragment:
+    """Already encoded JSON, embedded as it is by ``dumps``."""
+    return orjson.Fragment(encoded)
+
+
 def loads(data: bytes | str) -> Any:
     """Decode JSON; raises ``JSONDecodeError`` (a ``ValueError``) on bad input or bad UTF-8."""
     return orjson.loads(data)

@@ -51,7 +51,7 @@ def dead_letter(
     stage: str, message: Incoming, rejection: Rejection, article_id: str | None = None
 ) -> DeadLetter:
     payload, encoding = _text_or_base64(message.value)
-    key, _ = _text_or_base64(message.key) if message.key is not None else (None, None)
+    key, key_encoding = _text_or_base64(message.key) if message.key is not None else (None, None)
     return DeadLetter(
         stage=stage,
         reason=rejection.reason,
@@ -59,6 +59,7 @@ def dead_letter(
         payload=payload,
         payload_encoding=encoding,
         key=key,
+        key_encoding=key_encoding,
         article_id=article_id,
         topic=message.topic,
         partition=message.partition,

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
+from faust.auth import SASLCredentials, SSLCredentials
+from faust.types.auth import CredentialsT
 
 from pipeline.settings import Settings
 
@@ -29,9 +34,55 @@ def faust_broker_url(url: str) -> str:
     return ";".join(f"kafka://{server}" for server in bootstrap_servers(url))
 
 
-def client_options(settings: Settings) -> dict[str, object]:
+def ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    """The TLS context for `SSL` and `SASL_SSL`: the given CA (else the system's), the client
+    certificate for mutual TLS if any; host names are always checked."""
+    if not settings.uses_tls:
+        return None
+    return create_ssl_context(
+        cafile=settings.ssl_cafile,
+        certfile=settings.ssl_certfile,
+        keyfile=settings.ssl_keyfile,
+    )
+
+
+def security_options(settings: Settings) -> dict[str, Any]:
+    """Security keyword arguments of aiokafka's clients (producer, consumer, admin)."""
+    options: dict[str, Any] = {"security_protocol": settings.security_protocol}
+    context = ssl_context(settings)
+    if context is not None:
+        options["ssl_context"] = context
+    if settings.uses_sasl:
+        options.update(
+            sasl_mechanism=settings.sasl_mechanism,
+            sasl_plain_username=settings.sasl_username,
+            sasl_plain_password=settings.sasl_password,
+        )
+    return options
+
+
+def faust_credentials(settings: Settings) -> CredentialsT | None:
+    """The same security settings as faust's ``broker_credentials``, which faust turns into the
+    same aiokafka arguments for its consumer, producer and admin clients."""
+    context = ssl_context(settings)
+    if settings.uses_sasl:
+        return SASLCredentials(
+            username=settings.sasl_username,
+            password=settings.sasl_password,
+            ssl_context=context,
+            mechanism=settings.sasl_mechanism,
+        )
+    if context is not None:
+        return SSLCredentials(context)
+    return None
+
+
+def client_options(settings: Settings) -> dict[str, Any]:
     """Options every aiokafka client of ours is created with."""
-    return {"bootstrap_servers": bootstrap_servers(settings.broker_url)}
+    return {
+        "bootstrap_servers": bootstrap_servers(settings.broker_url),
+        **security_options(settings),
+    }
 
 
 class BrokerUnavailable(RuntimeError):

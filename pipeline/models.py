@@ -24,6 +24,8 @@ class Reason(StrEnum):
     EMPTY_BODY = "empty_body"
     INVALID_EVENT = "invalid_event"
     STAGE_ERROR = "stage_error"
+    TIMEOUT = "timeout"  # over the per-article time limit (`article_timeout`)
+    UNDELIVERABLE = "undeliverable"  # the broker refused the stage's result for good
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,5 +185,8 @@ class DeadLetter:
     offset: int | None
     failed_at: str
     key: str | None = None
+    key_encoding: str | None = None  # "utf-8" or "base64", like payload_encoding
     article_id: str | None = None
+    # True when the payload was cut to fit the broker's message size: it cannot be replayed.
+    payload_truncated: bool = False
     schema_version: str = SCHEMA_VERSION

@@ -22,8 +22,14 @@ class SettingsError(ValueError):
     """A setting has a value that cannot be used."""
 
 
-def _setting(default: Any, doc: str) -> Any:
-    return field(default=default, metadata={"doc": doc})
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+REDACTED = "********"
+
+
+def _setting(default: Any, doc: str, *, secret: bool = False) -> Any:
+    # Secrets stay out of repr(), so a logged or printed Settings never shows them.
+    return field(default=default, repr=not secret, metadata={"doc": doc, "secret": secret})
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +64,33 @@ class Settings:
     )
     batch_size: int = _setting(32, "Most messages a stage takes as one batch.")
     batch_timeout: float = _setting(0.2, "Seconds a stage waits to fill a batch.")
+    article_timeout: float = _setting(
+        20.0,
+        "Time limit in seconds for a stage's work on a batch. A batch over it is retried one "
+        "article at a time under the same limit; an article over it is dead-lettered with reason "
+        "`timeout`.",
+    )
+    stage_memory_limit: int = _setting(
+        2048,
+        "MiB of heap a stage's code may use (its process's data limit; 0: no limit). An article "
+        "that needs more is dead-lettered with reason `stage_error` (MemoryError).",
+    )
+    commit_interval: float = _setting(
+        1.0,
+        "Seconds between offset commits. After a crash, the messages of about this long (and the "
+        "batch in flight) are processed again: duplicates with the same `event_id`.",
+    )
+    delivery_timeout: float = _setting(
+        120.0,
+        "Seconds a stage keeps retrying to deliver a batch's results while the broker is "
+        "unreachable; then its process exits so that the supervisor restarts it.",
+    )
+    max_message_bytes: int = _setting(
+        1_000_000,
+        "Largest message a stage sends (keep it within the topics' `max.message.bytes`). A "
+        "larger result is dead-lettered with reason `undeliverable`; a dead letter's payload is "
+        "cut to fit.",
+    )
     max_body_bytes: int = _setting(1_048_576, "Raw messages larger than this are dead-lettered.")
     spacy_model: str = _setting(
         "en_core_web_sm",
@@ -102,6 +135,25 @@ class Settings:
         "Estimated Jaccard similarity of word 3-shingles (0..1) from which an article counts as "
         "a near-duplicate of an earlier one.",
     )
+    security_protocol: str = _setting(
+        "PLAINTEXT",
+        "How clients talk to Kafka: `PLAINTEXT`, `SSL` (TLS), `SASL_PLAINTEXT` or `SASL_SSL`.",
+    )
+    sasl_mechanism: str = _setting(
+        "PLAIN", "SASL mechanism: `PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`."
+    )
+    sasl_username: str | None = _setting(None, "SASL user name.")
+    sasl_password: str | None = _setting(
+        None,
+        "SASL password. A secret: never printed or logged, and handed to stage processes "
+        "through a pipe, not their environment.",
+        secret=True,
+    )
+    ssl_cafile: Path | None = _setting(
+        None, "CA certificates (PEM) to verify the brokers with; unset: the system's."
+    )
+    ssl_certfile: Path | None = _setting(None, "Client certificate (PEM) for mutual TLS.")
+    ssl_keyfile: Path | None = _setting(None, "Private key (PEM) of the client certificate.")
     metrics_host: str = _setting("127.0.0.1", "Bind address of the metrics and health server.")
     metrics_port: int = _setting(
         9108, "Port of `/metrics`, `/healthz` and `/readyz` (0 picks a free one)."
@@ -156,7 +208,45 @@ class Settings:
             raise SettingsError("dedup_threshold must be within (0, 1]")
         if self.heartbeat_interval >= self.session_timeout:
             raise SettingsError("heartbeat_interval must be shorter than session_timeout")
+        if min(self.article_timeout, self.commit_interval, self.delivery_timeout) <= 0:
+            raise SettingsError("article_timeout, commit_interval and delivery_timeout must be > 0")
+        if self.stage_memory_limit < 0:
+            raise SettingsError("stage_memory_limit must be 0 (no limit) or a number of MiB")
+        if self.max_message_bytes < 10_000:
+            raise SettingsError("max_message_bytes must be at least 10000")
+        self._validate_security()
         self.language_models()
+
+    def _validate_security(self) -> None:
+        if self.security_protocol not in SECURITY_PROTOCOLS:
+            raise SettingsError(
+                f"security_protocol must be one of {', '.join(SECURITY_PROTOCOLS)}; "
+                f"got {self.security_protocol!r}"
+            )
+        if self.sasl_mechanism not in SASL_MECHANISMS:
+            raise SettingsError(
+                f"sasl_mechanism must be one of {', '.join(SASL_MECHANISMS)}; "
+                f"got {self.sasl_mechanism!r}"
+            )
+        if self.uses_sasl and not (self.sasl_username and self.sasl_password):
+            raise SettingsError(
+                f"security_protocol {self.security_protocol} needs sasl_username and sasl_password"
+            )
+        tls_files = (self.ssl_cafile, self.ssl_certfile, self.ssl_keyfile)
+        if any(tls_files) and not self.uses_tls:
+            raise SettingsError(
+                "ssl_cafile, ssl_certfile and ssl_keyfile need security_protocol SSL or SASL_SSL"
+            )
+        if self.ssl_keyfile and not self.ssl_certfile:
+            raise SettingsError("ssl_keyfile needs ssl_certfile")
+
+    @property
+    def uses_sasl(self) -> bool:
+        return self.security_protocol.startswith("SASL_")
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.security_protocol in ("SSL", "SASL_SSL")
 
     def language_models(self) -> dict[str, str]:
         """`spacy_models` as language code -> model name or path."""
@@ -168,14 +258,30 @@ class Settings:
             models[language.strip().casefold()] = model.strip()
         return models
 
-    def as_strings(self) -> dict[str, str]:
-        """Every set value as a flag would spell it: the same settings for a child process."""
+    def as_strings(self, *, secrets: bool = False) -> dict[str, str]:
+        """Every set value as a flag would spell it: the same settings for a child process.
+
+        Secrets are replaced by ``REDACTED`` unless ``secrets`` is true; only a process handing
+        settings to its children over a pipe asks for them.
+        """
         out = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if value is not None:
+            if value is None:
+                continue
+            if f.metadata["secret"] and not secrets:
+                out[f.name] = REDACTED
+            else:
                 out[f.name] = ",".join(value) if isinstance(value, tuple) else str(value)
         return out
+
+    def without_credentials(self) -> Settings:
+        """These settings with Kafka's security settings back at their defaults: for processes
+        that run stage code and never talk to Kafka."""
+        defaults = {
+            name: Settings.__dataclass_fields__[name].default for name in _SECURITY_SETTINGS
+        }
+        return dataclasses.replace(self, **defaults)
 
     @property
     def broker_url(self) -> str:
@@ -215,6 +321,21 @@ def _coerce(name: str, hint: Any, raw: str) -> Any:
     except ValueError as exc:
         raise SettingsError(f"setting {name}: cannot read {raw!r} as {target}") from exc
     raise SettingsError(f"setting {name}: unsupported type {hint}")
+
+
+_SECURITY_SETTINGS = (
+    "security_protocol",
+    "sasl_mechanism",
+    "sasl_username",
+    "sasl_password",
+    "ssl_cafile",
+    "ssl_certfile",
+    "ssl_keyfile",
+)
+
+
+def is_secret(name: str) -> bool:
+    return bool(Settings.__dataclass_fields__[name].metadata["secret"])
 
 
 def describe() -> list[tuple[str, str, str, str]]:

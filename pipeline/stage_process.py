@@ -1,7 +1,9 @@
 """Entry point of one stage's worker process, started by ``pipeline.worker.Supervisor``.
 
-Usage: ``python -m pipeline.stage_process STAGE`` with the settings as JSON in
-``WIRESTREAM_STAGE_SETTINGS`` and ``PROMETHEUS_MULTIPROC_DIR`` set by the supervisor.
+Usage: ``python -m pipeline.stage_process STAGE`` with the settings as JSON on standard input
+(secrets included: a pipe, unlike the environment, is not readable by other processes of the
+user through ``/proc``) and ``PROMETHEUS_MULTIPROC_DIR`` set by the supervisor. The stage's code
+and models run in a child process of this one (``pipeline.executor``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import os
 import signal
 import sys
 
-SETTINGS_ENV = "WIRESTREAM_STAGE_SETTINGS"
 SUPERVISOR_PID_ENV = "WIRESTREAM_SUPERVISOR_PID"
 _PR_SET_PDEATHSIG = 1
 
@@ -31,21 +32,29 @@ def stop_with_supervisor() -> None:
 def main(argv: list[str]) -> int:
     # Imported here, after the supervisor has set PROMETHEUS_MULTIPROC_DIR, so that
     # prometheus_client starts in multiprocess mode.
+    import asyncio
+
     import faust
+    from prometheus_client.multiprocess import mark_process_dead
 
     from pipeline import codec
     from pipeline.app import build_app
+    from pipeline.executor import IsolatedStage, StageUnavailable
     from pipeline.settings import Settings
-    from pipeline.stages import build_stage
 
     (stage_name,) = argv
     stop_with_supervisor()
-    settings = Settings.load(overrides=codec.loads(os.environ[SETTINGS_ENV]), env={})
+    settings = Settings.load(overrides=codec.loads(sys.stdin.buffer.read()), env={})
     logging.basicConfig(
         level=settings.log_level.upper(),
         format=f"%(asctime)s {stage_name}[%(process)d] %(levelname)s %(name)s: %(message)s",
     )
-    stage = build_stage(settings, stage_name)
+    # A stage-code process that exits leaves its gauges behind unless marked dead.
+    stage = IsolatedStage(settings, stage_name, on_exit=mark_process_dead)
+    try:
+        asyncio.run(stage.start())  # models load before the consumer joins its group
+    except StageUnavailable as exc:
+        sys.exit(f"wirestream: {exc}")
     stage_app = build_app(settings, stage)
     worker = faust.Worker(stage_app.app, loglevel=settings.log_level, quiet=True)
     try:

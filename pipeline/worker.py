@@ -37,13 +37,16 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 
 from pipeline import __version__, codec
 from pipeline.kafka import ensure_topics
-from pipeline.settings import Settings
-from pipeline.stage_process import SETTINGS_ENV, SUPERVISOR_PID_ENV
+from pipeline.settings import ENV_PREFIX, Settings
+from pipeline.stage_process import SUPERVISOR_PID_ENV
 
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT = 15.0
 RESTART_BACKOFF_MAX = 30.0
+# A stage that ran this long before it died starts again at the shortest backoff: it was a
+# one-off crash, not a loop.
+BACKOFF_RESET_AFTER = 60.0
 # A stage that dies this many times in a row without ever becoming ready is misconfigured
 # (bad model path, unreachable broker): give up rather than spin.
 MAX_FAILED_STARTS = 3
@@ -183,21 +186,31 @@ class Supervisor:
 
     # --- processes ---------------------------------------------------------------------------
 
-    async def _spawn(self, stage: StageProcess) -> None:
-        env = dict(os.environ)
-        env[SETTINGS_ENV] = codec.dumps(self.settings.as_strings()).decode()
+    def stage_environment(self) -> dict[str, str]:
+        """The environment of a stage process: this one's, less Wirestream's settings (they
+        travel on the process's standard input, secrets included), plus its metrics directory."""
+        env = {name: value for name, value in os.environ.items() if not name.startswith(ENV_PREFIX)}
         env["PROMETHEUS_MULTIPROC_DIR"] = str(self.metrics_dir)
         env[SUPERVISOR_PID_ENV] = str(os.getpid())
+        return env
+
+    async def _spawn(self, stage: StageProcess) -> None:
         output = self.log_stream if self.log_stream is not None else None
         stage.process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "pipeline.stage_process",
             stage.stage,
-            env=env,
+            env=self.stage_environment(),
+            stdin=asyncio.subprocess.PIPE,
             stdout=output,
             stderr=output,
         )
+        assert stage.process.stdin is not None
+        stage.process.stdin.write(codec.dumps(self.settings.as_strings(secrets=True)))
+        with contextlib.suppress(ConnectionError):
+            await stage.process.stdin.drain()
+        stage.process.stdin.close()
         stage.started_at = time.monotonic()
         stage.was_ready = False
         log.info("started %s stage as process %d", stage.stage, stage.process.pid)
@@ -223,6 +236,8 @@ class Supervisor:
             )
             self._stopping.set()
             return
+        if stage.was_ready and time.monotonic() - stage.started_at > BACKOFF_RESET_AFTER:
+            stage.restarts = 0
         delay = min(2.0**stage.restarts, RESTART_BACKOFF_MAX)
         log.warning(
             "stage %s (pid %d) exited with %d; restarting in %.0fs",

@@ -8,7 +8,9 @@ applies them to a batch, detects the language and, given an index, marks duplica
 
 from __future__ import annotations
 
+import functools
 import re
+import sys
 import time
 import unicodedata
 from collections import Counter
@@ -57,6 +59,34 @@ _ENTITY = re.compile(r"&(?:#\d{2,7}|#x[0-9a-f]{2,6}|[a-z]{2,8});", re.IGNORECASE
 _SENTENCE_END = re.compile(r"[.!?:;\"')\]…]$")
 # C0 controls other than tab and line breaks: an HTML parser would turn them into U+FFFD.
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Unicode's stream-safe limit (UAX #15): no real text stacks more than 30 combining marks on one
+# letter, and normalization sorts a run of marks in quadratic time, so a body of nothing but marks
+# would hold the stage for minutes.
+MAX_COMBINING_MARKS = 30
+
+
+@functools.cache
+def _combining_run() -> re.Pattern[str]:
+    """Runs of more than ``MAX_COMBINING_MARKS`` characters with a non-zero combining class."""
+    codes = [c for c in range(sys.maxunicode + 1) if unicodedata.combining(chr(c))]
+    ranges: list[tuple[int, int]] = []
+    for code in codes:
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1] = (ranges[-1][0], code)
+        else:
+            ranges.append((code, code))
+    marks = "".join(
+        re.escape(chr(first))
+        if first == last
+        else f"{re.escape(chr(first))}-{re.escape(chr(last))}"
+        for first, last in ranges
+    )
+    return re.compile(f"([{marks}]{{{MAX_COMBINING_MARKS}}})[{marks}]+")
+
+
+def limit_combining_marks(text: str) -> str:
+    """Keep at most ``MAX_COMBINING_MARKS`` marks in a row; the rest stack out of sight."""
+    return _combining_run().sub(r"\1", text)
 
 
 def parse_raw(payload: bytes | None, max_bytes: int) -> RawArticle | Rejection:
@@ -101,7 +131,7 @@ def repair_text(text: str) -> str:
 
     Meaning is kept: no letter changes except to undo a wrong decoding.
     """
-    text = _LINE_BREAKS.sub("\n", text.replace("\u2029", "\n\n"))
+    text = _LINE_BREAKS.sub("\n", limit_combining_marks(text).replace("\u2029", "\n\n"))
     text = ftfy.fix_text(
         text,
         unescape_html=bool(_ENTITY.search(text)) and "<" not in text,

@@ -15,8 +15,10 @@ import lxml.html
 import trafilatura
 from lxml import etree
 
+# `[^<>]`, not `[^>]`: a search must not rescan the rest of the body from every `<p` that is never
+# closed (quadratic on `<p<p<p...`).
 _HTML_TAG = re.compile(
-    r"<(?:p|div|br|span|a|h[1-6]|article|section|ul|ol|li|em|strong|b|i|blockquote|figure|img|table)\b[^>]*>",
+    r"<(?:p|div|br|span|a|h[1-6]|article|section|ul|ol|li|em|strong|b|i|blockquote|figure|img|table)\b[^<>]*>",
     re.IGNORECASE,
 )
 _FULL_PAGE = re.compile(r"<(?:!doctype\s+html|html|body|head)\b", re.IGNORECASE)
@@ -131,8 +133,9 @@ def fragment_text(body: str) -> str:
     """All text of an HTML fragment, block elements separated by blank lines."""
     try:
         root = lxml.html.fragment_fromstring(body, create_parent="div")
-    except (etree.ParserError, ValueError):
-        return re.sub(r"<[^>]+>", " ", body)
+    except (etree.ParserError, ValueError, AssertionError):
+        # lxml asserts on a page without a body (`<html><head>...</head></html>`).
+        return re.sub(r"<[^<>]+>", " ", body)
     parts: list[str] = []
 
     def walk(element: etree._Element) -> None:

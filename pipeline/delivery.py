@@ -1,0 +1,184 @@
+"""Delivering a batch's results to the broker: all of them, or a clear reason why not.
+
+``Delivery.send`` sends every result (articles to the stage's output topic, dead letters to the
+dead-letter topic) and waits until the broker has acknowledged each one. Transient errors (a
+broker restarting, a leader moving, a connection lost) are retried until ``delivery_timeout``;
+then ``DeliveryTimedOut`` is raised and the stage process restarts. A result the broker refuses
+for good (too large, not authorized) raises ``Undeliverable`` at once, for the caller to turn
+into a dead letter. Dead letters are cut to fit ``max_message_bytes`` before they are sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import faust
+from aiokafka.errors import KafkaError, KafkaTimeoutError, ProducerClosed
+
+from pipeline import codec
+from pipeline.models import Article, DeadLetter
+from pipeline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Result = Article | DeadLetter
+# Room for the record's own framing (offsets, lengths, timestamp) in the broker's size limit.
+RECORD_OVERHEAD = 512
+MAX_ERROR_CHARS = 2000
+RETRY_DELAY_MAX = 5.0
+
+
+class Undeliverable(Exception):
+    """The broker refused results for good; ``refused`` pairs each with its error."""
+
+    def __init__(self, refused: Sequence[tuple[Result, BaseException]]) -> None:
+        self.refused = list(refused)
+        first = refused[0][1]
+        super().__init__(
+            f"{len(self.refused)} result(s) refused, e.g. {type(first).__name__}: {first}"
+        )
+
+
+class DeliveryTimedOut(Exception):
+    """Results could not be delivered within ``delivery_timeout``: the broker is away."""
+
+
+class ResultTooLarge(Exception):
+    """An encoded result is larger than ``max_message_bytes``."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether trying again later may succeed. faust wraps errors raised while handing a message
+    to the producer in its own ``ProducerSendError``; the Kafka error is its cause."""
+    cause = exc.__cause__ if isinstance(exc.__cause__, KafkaError) else exc
+    if isinstance(cause, KafkaTimeoutError | ProducerClosed):
+        return True
+    return isinstance(cause, KafkaError) and bool(cause.retriable)
+
+
+def fit_dead_letter(letter: DeadLetter, max_bytes: int) -> DeadLetter:
+    """The dead letter, its payload cut (and marked so) if it would not fit in ``max_bytes``."""
+    if len(letter.error) > MAX_ERROR_CHARS:
+        letter = dataclasses.replace(letter, error=letter.error[:MAX_ERROR_CHARS] + "…")
+    if len(codec.dumps(letter)) <= max_bytes:
+        return letter
+    payload = letter.payload
+    step = 4 if letter.payload_encoding == "base64" else 1  # whole base64 quads only
+    low, high = 0, len(payload) // step
+    while low < high:  # the longest prefix that fits
+        middle = (low + high + 1) // 2
+        trial = dataclasses.replace(
+            letter, payload=payload[: middle * step], payload_truncated=True
+        )
+        if len(codec.dumps(trial)) <= max_bytes:
+            low = middle
+        else:
+            high = middle - 1
+    return dataclasses.replace(
+        letter,
+        payload=payload[: low * step],
+        payload_truncated=True,
+        error=f"{letter.error} [payload cut from {len(payload)} to {low * step} characters]",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Outgoing:
+    result: Result
+    target: faust.TopicT
+    key: bytes | None
+    value: bytes
+
+
+class Delivery:
+    """Sends results and waits for the broker; see the module docstring."""
+
+    def __init__(self, dead_letters: faust.TopicT, settings: Settings) -> None:
+        self.dead_letters = dead_letters
+        self.max_bytes = settings.max_message_bytes
+        self.timeout = settings.delivery_timeout
+
+    def _outgoing(self, result: Result, articles_to: faust.TopicT) -> _Outgoing:
+        if isinstance(result, DeadLetter):
+            key_text = result.article_id or result.key
+            key = key_text.encode() if key_text else None
+            room = self.max_bytes - len(key or b"") - RECORD_OVERHEAD
+            value = codec.dumps(fit_dead_letter(result, room))
+            return _Outgoing(result, self.dead_letters, key, value)
+        key = result.id.encode()
+        value = codec.dumps(result)
+        size = len(key) + len(value) + RECORD_OVERHEAD
+        if size > self.max_bytes:
+            raise ResultTooLarge(f"result of {size} bytes; max_message_bytes is {self.max_bytes}")
+        return _Outgoing(result, articles_to, key, value)
+
+    async def send(self, results: Sequence[Result], articles_to: faust.TopicT) -> None:
+        """Return once the broker has every result; raise ``Undeliverable`` or
+        ``DeliveryTimedOut`` otherwise (some results may have been delivered already)."""
+        pending, refused = [], []
+        for result in results:
+            try:
+                pending.append(self._outgoing(result, articles_to))
+            except (ResultTooLarge, ValueError, TypeError) as exc:  # encoding limits too
+                refused.append((result, exc))
+        if refused:
+            raise Undeliverable(refused)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        delay = 0.25
+        while pending:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    outcomes = await self._send_once(pending)
+            except TimeoutError:
+                raise DeliveryTimedOut(
+                    f"{len(pending)} result(s) not delivered within {self.timeout:g} s"
+                ) from None
+            retry = []
+            for item, outcome in zip(pending, outcomes, strict=True):
+                if outcome is None:
+                    continue
+                if is_transient(outcome):
+                    retry.append(item)
+                else:
+                    refused.append((item.result, outcome))
+            if refused:
+                raise Undeliverable(refused)
+            pending = retry
+            if pending:
+                first_error = next(o for o in outcomes if o is not None)
+                log.warning(
+                    "%d result(s) not delivered (%r); retrying in %.2fs",
+                    len(pending), first_error, delay,
+                )  # fmt: skip
+                if loop.time() + delay > deadline:
+                    raise DeliveryTimedOut(
+                        f"{len(pending)} result(s) not delivered within {self.timeout:g} s"
+                    )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_DELAY_MAX)
+
+    async def _send_once(self, pending: Sequence[_Outgoing]) -> list[BaseException | None]:
+        """Hand every message to the producer, then wait for the broker's answers: None for a
+        delivered one, else its error."""
+        waiting: list[asyncio.Future | BaseException] = []
+        for item in pending:
+            try:
+                waiting.append(await item.target.send(key=item.key, value=item.value))
+            except Exception as exc:
+                waiting.append(exc)
+        outcomes: list[BaseException | None] = []
+        for future in waiting:
+            if isinstance(future, BaseException):
+                outcomes.append(future)
+                continue
+            try:
+                await future
+                outcomes.append(None)
+            except Exception as exc:
+                outcomes.append(exc)
+        return outcomes

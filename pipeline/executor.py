@@ -1,0 +1,396 @@
+"""Stage code in a child process of its own, so that a time limit can be enforced.
+
+A stage's models and its pure code run in a child of the stage's worker process; the worker keeps
+Kafka, faust and the metrics. A batch that runs over the time limit, or a child that dies (a
+segfault in a C extension, the kernel's OOM killer), costs only that child: the worker kills it
+with SIGKILL, starts a fresh one (which loads the models again) and carries on. A thread could not
+be stopped like this, and a regular expression or parser holding the GIL would freeze the event
+loop, heartbeats included.
+
+The two talk over a socket pair in length-prefixed JSON frames (orjson, never pickle): the
+settings, then batches of messages (bytes as base64) one way and results the other.
+
+``python -m pipeline.executor FD`` is the child's entry point.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import ctypes
+import importlib
+import logging
+import os
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pipeline import codec
+from pipeline.envelope import Incoming, dead_letter
+from pipeline.models import Article, DeadLetter, Reason, Rejection, StageInfo
+from pipeline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FACTORY = "pipeline.stages:build_stage"
+# Loading spaCy and the stage's models; generous for a slow disk or a busy machine.
+START_TIMEOUT = 300.0
+_FRAME_HEADER = 4
+_PR_SET_PDEATHSIG = 1
+
+Result = Article | DeadLetter
+
+
+class StageFailure(Exception):
+    """The child could not finish a batch; ``rejection`` says how for its dead letters."""
+
+    rejection: Rejection
+
+
+class StageTimeout(StageFailure):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"over the time limit of {seconds:g} s")
+        self.rejection = Rejection(Reason.TIMEOUT, str(self))
+
+
+class StageDied(StageFailure):
+    def __init__(self, returncode: int | None) -> None:
+        how = f"signal {-returncode}" if returncode is not None and returncode < 0 else returncode
+        super().__init__(f"the stage's process died ({how}) while processing")
+        self.rejection = Rejection(Reason.STAGE_ERROR, str(self))
+
+
+class StageUnavailable(RuntimeError):
+    """The child could not be started: the worker cannot go on."""
+
+
+# --- wire format between the two processes ---------------------------------------------------
+
+
+def _b64(data: bytes | None) -> str | None:
+    return None if data is None else base64.b64encode(data).decode("ascii")
+
+
+def _unb64(text: str | None) -> bytes | None:
+    return None if text is None else base64.b64decode(text)
+
+
+def encode_batch(batch: Sequence[Incoming]) -> bytes:
+    return codec.dumps(
+        [
+            {
+                "value": _b64(m.value),
+                "key": _b64(m.key),
+                "topic": m.topic,
+                "partition": m.partition,
+                "offset": m.offset,
+                "timestamp": m.timestamp,
+            }
+            for m in batch
+        ]
+    )
+
+
+def decode_batch(frame: bytes) -> list[Incoming]:
+    return [
+        Incoming(
+            value=_unb64(m["value"]),
+            key=_unb64(m["key"]),
+            topic=m["topic"],
+            partition=m["partition"],
+            offset=m["offset"],
+            timestamp=m["timestamp"],
+        )
+        for m in codec.loads(frame)
+    ]
+
+
+def encode_results(results: Sequence[Result]) -> bytes:
+    """Results as one frame; each is encoded alone first, so a result that cannot be encoded
+    raises here, in the child, and nesting in the frame adds no depth to orjson's limit."""
+    return codec.dumps(
+        [
+            {"dead_letter": isinstance(r, DeadLetter), "event": codec.fragment(codec.dumps(r))}
+            for r in results
+        ]
+    )
+
+
+def decode_results(frame: bytes) -> list[Result]:
+    return [
+        DeadLetter(**item["event"]) if item["dead_letter"] else Article.from_dict(item["event"])
+        for item in codec.loads(frame)
+    ]
+
+
+def _frame(body: bytes) -> bytes:
+    return len(body).to_bytes(_FRAME_HEADER, "big") + body
+
+
+# --- the worker's side -----------------------------------------------------------------------
+
+
+class IsolatedStage:
+    """A stage whose code runs in a child process that can be stopped at any moment.
+
+    ``process`` sends a batch and waits for its results at most ``timeout`` seconds; it raises
+    ``StageTimeout`` (the child is killed) or ``StageDied``. The next call starts a fresh child.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        stage_name: str,
+        *,
+        factory: str = DEFAULT_FACTORY,
+        on_exit: Callable[[int], None] | None = None,
+    ) -> None:
+        self.name = stage_name
+        # The child never talks to Kafka: it gets no credentials.
+        self._settings = settings.without_credentials().as_strings()
+        self._factory = factory
+        self._on_exit = on_exit
+        self._child: subprocess.Popen[bytes] | None = None
+        self._socket: socket.socket | None = None
+        self.info = StageInfo()
+        self.input_schema = self.output_schema = ""
+        self.restarts = 0
+
+    @property
+    def pid(self) -> int | None:
+        return self._child.pid if self._child is not None else None
+
+    async def start(self) -> None:
+        """Start the child and wait until its models are loaded."""
+        ours, theirs = socket.socketpair()
+        ours.setblocking(False)
+        try:
+            # Not asyncio's subprocesses: they belong to one event loop, and the first child is
+            # started before faust's loop exists. Starting a process does not block.
+            self._child = subprocess.Popen(  # noqa: ASYNC220
+                [sys.executable, "-m", "pipeline.executor", str(theirs.fileno()), str(os.getpid())],
+                pass_fds=[theirs.fileno()],
+                stdin=subprocess.DEVNULL,
+            )
+        finally:
+            theirs.close()
+        self._socket = ours
+        try:
+            await self._send(
+                codec.dumps(
+                    {"stage": self.name, "factory": self._factory, "settings": self._settings}
+                )
+            )
+            async with asyncio.timeout(START_TIMEOUT):
+                hello = codec.loads(await self._receive())
+        except (TimeoutError, ConnectionError, asyncio.IncompleteReadError) as exc:
+            code = self.stop()
+            raise StageUnavailable(
+                f"the {self.name} stage's process did not start (exit code {code}); "
+                "see its log above"
+            ) from exc
+        self.info = StageInfo(**hello["info"])
+        self.input_schema, self.output_schema = hello["input_schema"], hello["output_schema"]
+        log.info("%s stage code running in process %d", self.name, self._child.pid)
+
+    async def process(self, batch: Sequence[Incoming], time_limit: float) -> list[Result]:
+        if self._child is None:
+            self.restarts += 1
+            await self.start()
+        finished = False
+        try:
+            async with asyncio.timeout(time_limit):
+                await self._send(encode_batch(batch))
+                results = decode_results(await self._receive())
+            finished = True
+            return results
+        except TimeoutError:
+            raise StageTimeout(time_limit) from None
+        except (ConnectionError, asyncio.IncompleteReadError):
+            raise StageDied(self.stop()) from None
+        finally:
+            # Cut off, cancelled or dead: the child may still be working on this batch, and its
+            # answer would be taken for the next one's. Only a fresh child is safe.
+            if not finished:
+                self.stop()
+
+    def stop(self) -> int | None:
+        """Kill the child (it holds nothing worth saving) and reap it; returns its exit code.
+
+        Synchronous on purpose: it also runs while a cancelled task unwinds, where an await
+        could be cancelled in turn. Reaping a SIGKILLed process takes milliseconds.
+        """
+        child, self._child = self._child, None
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+        if child is None:
+            return None
+        if child.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                child.kill()
+        code = child.wait()
+        if self._on_exit is not None:
+            self._on_exit(child.pid)
+        return code
+
+    def close(self) -> None:
+        self.stop()
+
+    async def _send(self, body: bytes) -> None:
+        assert self._socket is not None
+        await asyncio.get_running_loop().sock_sendall(self._socket, _frame(body))
+
+    async def _receive(self) -> bytes:
+        size = int.from_bytes(await self._read(_FRAME_HEADER), "big")
+        return await self._read(size)
+
+    async def _read(self, size: int) -> bytes:
+        assert self._socket is not None
+        loop = asyncio.get_running_loop()
+        buffer = bytearray(size)
+        view = memoryview(buffer)
+        received = 0
+        while received < size:
+            count = await loop.sock_recv_into(self._socket, view[received:])
+            if count == 0:
+                raise asyncio.IncompleteReadError(bytes(buffer[:received]), size)
+            received += count
+        return bytes(buffer)
+
+
+# --- the child's side ------------------------------------------------------------------------
+
+
+def _read_exactly(stream: Any, size: int) -> bytes | None:
+    data = stream.read(size)
+    if not data:
+        return None
+    if len(data) < size:
+        raise EOFError("frame cut short")
+    return data
+
+
+def _read_frame(stream: Any) -> bytes | None:
+    header = _read_exactly(stream, _FRAME_HEADER)
+    if header is None:
+        return None
+    return _read_exactly(stream, int.from_bytes(header, "big")) or b""
+
+
+def _die_with_parent(parent: int) -> None:
+    """SIGKILL when the worker process dies, whatever kills it; exit now if it already has."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        sys.exit(0)
+
+
+def _load_factory(path: str) -> Callable[[Settings, str], Any]:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def process_encoded(stage: Any, batch: list[Incoming]) -> bytes:
+    """Run the stage on a batch and encode its results.
+
+    A result that cannot be encoded (metadata nested deeper than JSON encoders allow, say) would
+    otherwise lose its whole batch: the batch is redone one message at a time and only that
+    message's result is replaced by its dead letter.
+    """
+    try:
+        return encode_results(stage.process(batch))
+    except Exception:
+        if len(batch) == 1:
+            raise
+    results: list[Result] = []
+    for message in batch:
+        own = stage.process([message])
+        try:
+            encode_results(own)
+        except Exception as exc:
+            rejection = Rejection(Reason.STAGE_ERROR, f"result cannot be encoded: {exc!r}")
+            own = [dead_letter(stage.name, message, rejection)]
+        results.extend(own)
+    return encode_results(results)
+
+
+def child_main(fd: int, parent: int) -> int:
+    _die_with_parent(parent)
+    # The worker handles Ctrl+C and SIGTERM and then kills this process; it must not die first
+    # in the middle of a batch the worker is still waiting for.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    with socket.socket(fileno=fd) as sock, sock.makefile("rb") as incoming:
+        first = _read_frame(incoming)
+        if first is None:
+            return 0
+        init = codec.loads(first)
+        settings = Settings.load(init["settings"], env={})
+        if settings.stage_memory_limit:
+            # Before the models load: an article whose processing needs more memory than this
+            # raises MemoryError, which the stage turns into that article's dead letter.
+            limit = settings.stage_memory_limit << 20
+            resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+        logging.basicConfig(
+            level=settings.log_level.upper(),
+            format=f"%(asctime)s {init['stage']}-code[%(process)d] %(levelname)s %(name)s: "
+            "%(message)s",
+        )
+        stage = _load_factory(init["factory"])(settings, init["stage"])
+        report = _ProcessReport(stage)
+        hello = {
+            "info": codec.to_plain(stage.info),
+            "input_schema": stage.input_schema,
+            "output_schema": stage.output_schema,
+        }
+        sock.sendall(_frame(codec.dumps(hello)))
+        while (frame := _read_frame(incoming)) is not None:
+            batch = decode_batch(frame)
+            try:
+                body = process_encoded(stage, batch)
+            except Exception as exc:  # the stage's own last line failed: dead letters, no crash
+                log.exception("%s stage failed on a batch of %d", stage.name, len(batch))
+                rejection = Rejection(Reason.STAGE_ERROR, repr(exc))
+                body = encode_results([dead_letter(stage.name, m, rejection) for m in batch])
+            sock.sendall(_frame(body))
+            report.sample()
+    return 0
+
+
+class _ProcessReport:
+    """The child's own memory and spaCy string stores, for the worker's /metrics (the worker's
+    multiprocess metrics directory is inherited through the environment)."""
+
+    INTERVAL = 5.0
+
+    def __init__(self, stage: Any) -> None:
+        self.stage = stage
+        self._next = 0.0
+        self._metrics = None
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            from pipeline.metrics import ProcessMetrics
+
+            self._metrics = ProcessMetrics()
+
+    def sample(self) -> None:
+        if self._metrics is None or time.monotonic() < self._next:
+            return
+        self._next = time.monotonic() + self.INTERVAL
+        from pipeline.observability import resident_memory_bytes, string_store_sizes
+
+        rss = resident_memory_bytes()
+        if rss is not None:
+            self._metrics.resident_memory.labels(self.stage.name).set(rss)
+        for model, size in string_store_sizes(self.stage).items():
+            self._metrics.spacy_strings.labels(self.stage.name, model).set(size)
+
+
+if __name__ == "__main__":
+    sys.exit(child_main(int(sys.argv[1]), int(sys.argv[2])))
