@@ -220,27 +220,44 @@ class BatchLoop:
             )
 
     async def _deliver(self, messages: Sequence[Incoming], results: list[Result]) -> list[Result]:
-        """Deliver the results; when the broker refuses some for good, find out whose by
-        redoing the batch one message at a time and dead-letter only those."""
+        """Deliver the results, each refused one replaced by its message's dead letter."""
         try:
             await self.delivery.send(results, self.articles_to)
             return results
         except Undeliverable as refused:
             log.warning("%s: the broker refused results for good (%s)", self.name, refused)
+            failures = refused.refused
+        if len(results) == len(messages):  # one result per message, in order: the usual case
+            position = {id(result): n for n, result in enumerate(results)}
+            letters = {
+                position[id(result)]: self._letter(messages[position[id(result)]], exc)
+                for result, exc in failures
+            }
+            await self._send_letters(list(letters.values()))
+            return [letters.get(n, result) for n, result in enumerate(results)]
+        # Some messages gave no result (duplicates dropped): find out whose results were
+        # refused by redoing the batch one message at a time. Results delivered before are sent
+        # again, as after a crash; consumers drop them by event_id.
         delivered: list[Result] = []
         for message in messages:
             own = await self.process([message])
             try:
                 await self.delivery.send(own, self.articles_to)
             except Undeliverable as exc:
-                rejection = Rejection(Reason.UNDELIVERABLE, str(exc))
-                own = [dead_letter(self.name, message, rejection)]
-                try:
-                    await self.delivery.send(own, self.articles_to)
-                except Undeliverable as lost:
-                    raise StageStopped(f"a dead letter was refused too: {lost}") from lost
+                own = [self._letter(message, exc.refused[0][1])]
+                await self._send_letters(own)
             delivered.extend(own)
         return delivered
+
+    def _letter(self, message: Incoming, exc: BaseException) -> DeadLetter:
+        rejection = Rejection(Reason.UNDELIVERABLE, f"{type(exc).__name__}: {exc}")
+        return dead_letter(self.name, message, rejection)
+
+    async def _send_letters(self, letters: Sequence[Result]) -> None:
+        try:
+            await self.delivery.send(letters, self.articles_to)
+        except Undeliverable as lost:
+            raise StageStopped(f"a dead letter was refused too: {lost}") from lost
 
 
 async def fail_stop(app: faust.App, reason: str, exc: BaseException | None) -> NoReturn:
@@ -265,6 +282,7 @@ class StageApp:
     sink: faust.TopicT
     dead_letters: faust.TopicT
     delivery: Delivery
+    loop: BatchLoop
 
 
 def faust_app(settings: Settings, group: str, datadir: str) -> faust.App:
@@ -357,4 +375,5 @@ def build_app(
         sink=sink,
         dead_letters=dead_letters,
         delivery=delivery,
+        loop=loop,
     )

@@ -68,22 +68,21 @@ def fit_dead_letter(letter: DeadLetter, max_bytes: int) -> DeadLetter:
         return letter
     payload = letter.payload
     step = 4 if letter.payload_encoding == "base64" else 1  # whole base64 quads only
-    low, high = 0, len(payload) // step
-    while low < high:  # the longest prefix that fits
-        middle = (low + high + 1) // 2
-        trial = dataclasses.replace(
-            letter, payload=payload[: middle * step], payload_truncated=True
+
+    def cut(kept: int) -> DeadLetter:
+        note = f" [payload cut from {len(payload)} to {kept} characters]"
+        return dataclasses.replace(
+            letter, payload=payload[:kept], payload_truncated=True, error=letter.error + note
         )
-        if len(codec.dumps(trial)) <= max_bytes:
+
+    low, high = 0, len(payload) // step
+    while low < high:  # the longest prefix that fits (a shorter count in the note only helps)
+        middle = (low + high + 1) // 2
+        if len(codec.dumps(cut(middle * step))) <= max_bytes:
             low = middle
         else:
             high = middle - 1
-    return dataclasses.replace(
-        letter,
-        payload=payload[: low * step],
-        payload_truncated=True,
-        error=f"{letter.error} [payload cut from {len(payload)} to {low * step} characters]",
-    )
+    return cut(low * step)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,16 +116,14 @@ class Delivery:
         return _Outgoing(result, articles_to, key, value)
 
     async def send(self, results: Sequence[Result], articles_to: faust.TopicT) -> None:
-        """Return once the broker has every result; raise ``Undeliverable`` or
-        ``DeliveryTimedOut`` otherwise (some results may have been delivered already)."""
+        """Return once the broker has every result. Raise ``Undeliverable`` after delivering
+        all the others if some were refused for good, or ``DeliveryTimedOut``."""
         pending, refused = [], []
         for result in results:
             try:
                 pending.append(self._outgoing(result, articles_to))
             except (ResultTooLarge, ValueError, TypeError) as exc:  # encoding limits too
                 refused.append((result, exc))
-        if refused:
-            raise Undeliverable(refused)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
         delay = 0.25
@@ -143,17 +140,14 @@ class Delivery:
                 if outcome is None:
                     continue
                 if is_transient(outcome):
-                    retry.append(item)
+                    retry.append((item, outcome))
                 else:
                     refused.append((item.result, outcome))
-            if refused:
-                raise Undeliverable(refused)
-            pending = retry
+            pending = [item for item, _ in retry]
             if pending:
-                first_error = next(o for o in outcomes if o is not None)
                 log.warning(
                     "%d result(s) not delivered (%r); retrying in %.2fs",
-                    len(pending), first_error, delay,
+                    len(pending), retry[0][1], delay,
                 )  # fmt: skip
                 if loop.time() + delay > deadline:
                     raise DeliveryTimedOut(
@@ -161,6 +155,8 @@ class Delivery:
                     )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_DELAY_MAX)
+        if refused:
+            raise Undeliverable(refused)
 
     async def _send_once(self, pending: Sequence[_Outgoing]) -> list[BaseException | None]:
         """Hand every message to the producer, then wait for the broker's answers: None for a
