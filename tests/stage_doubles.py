@@ -54,8 +54,8 @@ class MisbehavingStage:
                 try:
                     hoard = bytearray(4 << 30)  # over any limit the tests set
                 except MemoryError as exc:
-                    results.append(dead_letter(self.name, message, Rejection(Reason.STAGE_ERROR,
-                                                                             repr(exc))))  # fmt: skip
+                    rejection = Rejection(Reason.STAGE_ERROR, repr(exc))
+                    results.append(dead_letter(self.name, message, rejection))
                     continue
                 del hoard
             elif value == b"deep":

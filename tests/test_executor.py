@@ -4,6 +4,7 @@ child costs only its culprit, memory is capped, and no child outlives its use.""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -125,7 +126,7 @@ async def test_the_child_gets_no_kafka_credentials(settings):
     await stage.start()
     try:
         assert (stage.info.model, stage.info.model_version) == ("PLAINTEXT", None)
-        with open(f"/proc/{stage.pid}/environ", "rb") as environ:
-            assert b"hunter2-secret" not in environ.read()
+        environ = Path(f"/proc/{stage.pid}/environ").read_bytes()
+        assert b"hunter2-secret" not in environ
     finally:
         stage.close()
