@@ -33,6 +33,10 @@ def outcome(result: Article | DeadLetter) -> str:
     return result.reason if isinstance(result, DeadLetter) else result.id
 
 
+def environment_of(pid: int) -> bytes:
+    return Path(f"/proc/{pid}/environ").read_bytes()
+
+
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -126,7 +130,6 @@ async def test_the_child_gets_no_kafka_credentials(settings):
     await stage.start()
     try:
         assert (stage.info.model, stage.info.model_version) == ("PLAINTEXT", None)
-        environ = Path(f"/proc/{stage.pid}/environ").read_bytes()
-        assert b"hunter2-secret" not in environ
+        assert b"hunter2-secret" not in environment_of(stage.pid)
     finally:
         stage.close()
