@@ -104,13 +104,19 @@ def demo(
     Starts a Kafka-compatible broker on a free 127.0.0.1 port (unless --broker is given), one
     worker process per stage, pushes the articles, prints what came out and stops everything.
     """
+    from pipeline.broker import BrokerError
     from pipeline.demo import run_demo
+    from pipeline.kafka import BrokerUnavailable
+    from pipeline.worker import MetricsPortInUse, StageFailed
 
     settings = load_settings(values)
     _setup_logging(settings)
-    code = _run(
-        run_demo(settings, paths, output, with_samples=not no_samples, keep_running=keep_running)
-    )
+    try:
+        code = _run(
+            run_demo(settings, paths, output, with_samples=not no_samples, keep_running=keep_running)
+        )
+    except (BrokerUnavailable, BrokerError, StageFailed, MetricsPortInUse) as exc:
+        raise click.ClickException(str(exc)) from exc
     sys.exit(code)
 
 
