@@ -113,7 +113,9 @@ def demo(
     _setup_logging(settings)
     try:
         code = _run(
-            run_demo(settings, paths, output, with_samples=not no_samples, keep_running=keep_running)
+            run_demo(
+                settings, paths, output, with_samples=not no_samples, keep_running=keep_running
+            )
         )
     except (BrokerUnavailable, BrokerError, StageFailed, MetricsPortInUse) as exc:
         raise click.ClickException(str(exc)) from exc

@@ -300,22 +300,22 @@ def _load_factory(path: str) -> Callable[[Settings, str], Any]:
 def process_encoded(stage: Any, batch: list[Incoming]) -> bytes:
     """Run the stage on a batch and encode its results.
 
-    A result that cannot be encoded (metadata nested deeper than JSON encoders allow, say) would
-    otherwise lose its whole batch: the batch is redone one message at a time and only that
-    message's result is replaced by its dead letter.
+    Should the batch raise despite the stage's own guards, or give a result that cannot be
+    encoded (metadata nested deeper than JSON encoders allow, say), it is redone one message at
+    a time, and only the messages that fail alone get a dead letter (``stage_error``).
     """
     try:
         return encode_results(stage.process(batch))
     except Exception:
-        if len(batch) == 1:
-            raise
+        log.exception("%s stage failed on a batch of %d; redoing it one by one", stage.name,
+                      len(batch))  # fmt: skip
     results: list[Result] = []
     for message in batch:
-        own = stage.process([message])
         try:
+            own = stage.process([message])
             encode_results(own)
         except Exception as exc:
-            rejection = Rejection(Reason.STAGE_ERROR, f"result cannot be encoded: {exc!r}")
+            rejection = Rejection(Reason.STAGE_ERROR, repr(exc))
             own = [dead_letter(stage.name, message, rejection)]
         results.extend(own)
     return encode_results(results)
@@ -352,14 +352,7 @@ def child_main(fd: int, parent: int) -> int:
         }
         sock.sendall(_frame(codec.dumps(hello)))
         while (frame := _read_frame(incoming)) is not None:
-            batch = decode_batch(frame)
-            try:
-                body = process_encoded(stage, batch)
-            except Exception as exc:  # the stage's own last line failed: dead letters, no crash
-                log.exception("%s stage failed on a batch of %d", stage.name, len(batch))
-                rejection = Rejection(Reason.STAGE_ERROR, repr(exc))
-                body = encode_results([dead_letter(stage.name, m, rejection) for m in batch])
-            sock.sendall(_frame(body))
+            sock.sendall(_frame(process_encoded(stage, decode_batch(frame))))
             report.sample()
     return 0
 

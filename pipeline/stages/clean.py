@@ -152,24 +152,27 @@ def split_paragraphs(text: str) -> list[str]:
     inside a sentence (no closing punctuation and the next line starts in lower case, or a word
     hyphenated across the break)."""
     paragraphs: list[str] = []
-    current = ""
+    # The current paragraph in pieces, joined once: appending to one string would copy it on
+    # every line, quadratic for a paragraph hard-wrapped over thousands of lines.
+    pieces: list[str] = []
     for raw_line in text.split("\n"):
         line = raw_line.strip()
         if not line:
-            if current:
-                paragraphs.append(current)
-                current = ""
+            if pieces:
+                paragraphs.append("".join(pieces))
+                pieces = []
             continue
-        if current.endswith("-") and current[-2:-1].isalpha() and line[:1].isalpha():
-            current += line
-        elif current and not _SENTENCE_END.search(current) and line[:1].islower():
-            current = f"{current} {line}"
+        tail = pieces[-1] if pieces else ""
+        if tail.endswith("-") and tail[-2:-1].isalpha() and line[:1].isalpha():
+            pieces.append(line)
+        elif tail and not _SENTENCE_END.search(tail) and line[:1].islower():
+            pieces.append(" " + line)
         else:
-            if current:
-                paragraphs.append(current)
-            current = line
-    if current:
-        paragraphs.append(current)
+            if pieces:
+                paragraphs.append("".join(pieces))
+            pieces = [line]
+    if pieces:
+        paragraphs.append("".join(pieces))
     return paragraphs
 
 
