@@ -51,6 +51,10 @@ def load_settings(values: dict[str, Any]) -> Settings:
         raise click.UsageError(str(exc)) from exc
 
 
+def _report(problem: str) -> None:
+    click.echo(problem, err=True)
+
+
 def _run(coroutine: Any) -> Any:
     """Run a command's coroutine; SIGTERM stops it as Ctrl+C does, through its cleanup."""
 
@@ -158,16 +162,10 @@ def produce_command(paths: tuple[str, ...], **values: Any) -> None:
     """
     from pipeline.kafka import BrokerUnavailable, ensure_topics
     from pipeline.producer import produce
-    from pipeline.sources import read_sources
+    from pipeline.sources import read_articles
 
     settings = load_settings(values)
-    articles, failures = [], 0
-    for record in read_sources(paths):
-        if record.article is None:
-            failures += 1
-            click.echo(f"skipped {record.origin}: {record.error}", err=True)
-        else:
-            articles.append(record.article)
+    articles, failures = read_articles(paths, _report)
 
     async def push() -> list[bytes]:
         await ensure_topics(settings)
@@ -229,16 +227,10 @@ def enrich(paths: tuple[str, ...], output: Path | None, **values: Any) -> None:
     """
     from pipeline.enrich import Enricher
     from pipeline.models import DeadLetter
-    from pipeline.sources import read_sources
+    from pipeline.sources import read_articles
 
     settings = load_settings(values)
-    articles, problems = [], 0
-    for record in read_sources(paths):
-        if record.article is None:
-            problems += 1
-            click.echo(f"skipped {record.origin}: {record.error}", err=True)
-        else:
-            articles.append(record.article)
+    articles, problems = read_articles(paths, _report)
     enricher = Enricher(settings)
     sink = output.open("wb") if output else sys.stdout.buffer
     try:

@@ -17,7 +17,7 @@ from pipeline import codec
 from pipeline.broker import EMBEDDED_SESSION_TIMEOUT, EmbeddedBroker
 from pipeline.producer import end_offsets, produce, read_topics
 from pipeline.settings import Settings
-from pipeline.sources import read_sources
+from pipeline.sources import read_articles
 from pipeline.worker import Supervisor
 
 READY_TIMEOUT = 180.0
@@ -118,13 +118,7 @@ async def _demo(
     echo(f"Workers ready in {time.monotonic() - started:.1f}s; metrics at {supervisor.metrics_url}")
 
     sources = [*([sample_dir()] if with_samples else []), *paths]
-    articles, unreadable = [], 0
-    for record in read_sources(sources):
-        if record.article is None:
-            unreadable += 1
-            echo(f"  skipped {record.origin}: {record.error}", err=True)
-        else:
-            articles.append(record.article)
+    articles, unreadable = read_articles(sources, lambda problem: echo(f"  {problem}", err=True))
     if not articles:
         echo("No articles to push.", err=True)
         return 1

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,6 +90,21 @@ def read_stdin(text: str) -> Iterator[SourceRecord]:
         yield from _json_records(text, "<stdin>", lines=True)
     elif text.strip():
         yield SourceRecord("<stdin>", article=text_article(text))
+
+
+def read_articles(
+    paths: Iterable[str | Path], report: Callable[[str], object]
+) -> tuple[list[dict[str, Any]], int]:
+    """Every readable raw article under the paths, and how many inputs could not be read
+    (each reported through ``report``)."""
+    articles, unreadable = [], 0
+    for record in read_sources(paths):
+        if record.article is None:
+            unreadable += 1
+            report(f"skipped {record.origin}: {record.error}")
+        else:
+            articles.append(record.article)
+    return articles, unreadable
 
 
 def read_sources(paths: Iterable[str | Path]) -> Iterator[SourceRecord]:

@@ -1,7 +1,7 @@
 import io
 import json
 
-from pipeline.sources import read_sources, text_article
+from pipeline.sources import read_articles, read_sources, text_article
 
 
 def test_text_file_first_line_is_the_title(tmp_path):
@@ -60,3 +60,13 @@ def test_stdin_json_lines_or_text(monkeypatch):
     monkeypatch.setattr("sys.stdin", io.StringIO("A title\nThe body."))
     (record,) = read_sources(["-"])
     assert record.article["title"] == "A title"
+
+
+def test_read_articles_collects_the_readable_and_reports_the_rest(tmp_path):
+    (tmp_path / "a.txt").write_text("Title\nBody.", encoding="utf-8")
+    (tmp_path / "b.jsonl").write_text('{"body": "x"}\n{oops\n', encoding="utf-8")
+    reported: list[str] = []
+    articles, unreadable = read_articles([tmp_path], reported.append)
+    assert [a["body"] for a in articles] == ["Body.", "x"]
+    assert unreadable == 1
+    assert reported[0].startswith("skipped ") and "b.jsonl:2" in reported[0]
