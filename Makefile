@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORPUS ?=
 
-.PHONY: demo test lint format bench bench-all lock clean deploy-files \
+.PHONY: demo test lint format bench bench-all lock clean deploy-files soak audit bench-hostile \
 	bench-extraction bench-language bench-dedup bench-clean-speed \
 	bench-ner-conll bench-ner-salience bench-ner-speed bench-ner-memory bench-topics
 
@@ -22,12 +22,25 @@ test: $(STAMP) lint
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check pipeline tests bench deploy
-	$(BIN)/ruff format --check pipeline tests bench deploy
+	$(BIN)/ruff check pipeline tests bench deploy tools
+	$(BIN)/ruff format --check pipeline tests bench deploy tools
 
 format: $(STAMP)
-	$(BIN)/ruff format pipeline tests bench deploy
-	$(BIN)/ruff check --fix pipeline tests bench deploy
+	$(BIN)/ruff format pipeline tests bench deploy tools
+	$(BIN)/ruff check --fix pipeline tests bench deploy tools
+
+# The reliability scenarios at full size: 2,000 articles per kill, a 30 s broker freeze, the
+# hostile corpus at full size; each prints its figures.
+soak: $(STAMP)
+	WIRESTREAM_SOAK=1 $(BIN)/pytest -p no:cacheprovider -s --timeout 1800 \
+		tests/e2e/test_reliability.py tests/test_hostile.py
+
+# Known vulnerabilities in the pinned dependencies (pip-audit asks PyPI's vulnerability service);
+# tools/audit.py applies the policy: a vulnerability with a fixed release fails.
+audit: $(STAMP)
+	$(BIN)/pip-audit -r requirements.lock --no-deps --disable-pip --progress-spinner off \
+		--format json --output $(VENV)/audit.json || true
+	$(BIN)/python tools/audit.py $(VENV)/audit.json
 
 # Rewrite the Grafana dashboard and the Kubernetes PrometheusRule from their sources.
 deploy-files: $(STAMP)
@@ -56,6 +69,8 @@ bench-ner-memory: $(STAMP)
 	$(BIN)/python bench/ner_memory.py
 bench-topics: $(STAMP)
 	$(BIN)/python bench/topics_bench.py
+bench-hostile: $(STAMP)
+	$(BIN)/python bench/hostile.py
 
 bench-all: bench bench-extraction bench-language bench-dedup bench-clean-speed \
 	bench-ner-conll bench-ner-salience bench-ner-speed bench-topics bench-ner-memory
