@@ -306,7 +306,11 @@ def process_encoded(stage: Any, batch: list[Incoming]) -> bytes:
     """
     try:
         return encode_results(stage.process(batch))
-    except Exception:
+    except Exception as exc:
+        if len(batch) == 1:
+            log.warning("%s stage failed on a message: %r", stage.name, exc)
+            rejection = Rejection(Reason.STAGE_ERROR, repr(exc))
+            return encode_results([dead_letter(stage.name, batch[0], rejection)])
         log.exception("%s stage failed on a batch of %d; redoing it one by one", stage.name,
                       len(batch))  # fmt: skip
     results: list[Result] = []
