@@ -162,3 +162,23 @@ def test_settings_that_keep_offsets_behind_delivery(settings, stage_name):
     assert conf.stream_wait_empty is True  # a rebalance waits for the batch in flight
     assert conf.broker_commit_interval == settings.commit_interval
     assert conf.producer_acks == -1  # acknowledged by every in-sync replica
+
+
+async def test_fail_stop_commits_what_was_delivered_and_exits_70(settings, monkeypatch):
+    import pipeline.app as app_module
+
+    stage_app = build_app(settings, GatedStage(), CollectorRegistry())
+    calls: list[str] = []
+
+    async def commit():
+        calls.append("commit")
+
+    def exit_now(code: int) -> None:
+        calls.append(f"exit {code}")
+        raise SystemExit(code)
+
+    monkeypatch.setattr(stage_app.app.consumer, "commit", commit)
+    monkeypatch.setattr(app_module.os, "_exit", exit_now)
+    with pytest.raises(SystemExit):
+        await app_module.fail_stop(stage_app.app, "testing", None)
+    assert calls == ["commit", f"exit {app_module.EXIT_FAILED}"]

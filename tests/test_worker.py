@@ -83,3 +83,25 @@ async def test_health_and_metrics_endpoints_before_the_stages_run(settings):
     assert f'wirestream_build_info{{python_version="{platform.python_version()}"' in text
     for stage in settings.stages:
         assert f'wirestream_stage_restarts_total{{stage="{stage}"}} 0.0' in text
+
+
+async def test_restart_backoff_starts_over_after_a_stage_ran_well(settings):
+    from pipeline.worker import BACKOFF_RESET_AFTER
+
+    class Exited:
+        pid, returncode = 4242, -9
+
+    supervisor = Supervisor(settings)
+    try:
+        stage = supervisor.stages["ner"]
+        stage.restarts, stage.was_ready, stage.process = 5, True, Exited()
+        stage.started_at = time.monotonic() - BACKOFF_RESET_AFTER - 1
+        await supervisor._check(stage)
+        assert stage.restarts == 1  # reset, then counted: the next delay is 1 s, not 30 s
+        assert stage.restart_at - time.monotonic() < 1.5
+        stage.process, stage.was_ready = Exited(), True
+        stage.started_at = time.monotonic()  # died again at once: the backoff grows
+        await supervisor._check(stage)
+        assert stage.restarts == 2
+    finally:
+        await supervisor.stop()
