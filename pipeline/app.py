@@ -3,6 +3,13 @@
 Each stage is its own consumer group (`<prefix>-<stage>`), so workers running different sets of
 stages never share an assignment, and the partitions of one stage's input topic are split among
 exactly the workers that run that stage.
+
+The clean stage's app has a second agent, the duplicate check. The clean agent (N partitions, in
+parallel) sends its articles to the internal dedup topic, which has ONE partition; the dedup agent
+owning it checks each article against the duplicate index, annotates or drops it, and sends it on
+to the clean topic. One partition means one owner at a time, so decisions are exact and ordered
+across all partitions and workers; the index's entries live in a changelogged table, so they
+survive restarts and move with the partition on a rebalance.
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -23,12 +30,16 @@ from prometheus_client import CollectorRegistry
 from pipeline import codec
 from pipeline.envelope import Incoming, dead_letter, parse_timestamp
 from pipeline.kafka import faust_broker_url
-from pipeline.metrics import StageMetrics
+from pipeline.metrics import DedupMetrics, StageMetrics
 from pipeline.models import Article, DeadLetter, Reason, Rejection
 from pipeline.settings import Settings
 from pipeline.stages import Stage, input_topic, output_topic
+from pipeline.stages.dedup import DedupStage, DuplicateIndex
 
 log = logging.getLogger(__name__)
+
+# Sends results on (articles to the given topic, dead letters to theirs) and waits for the broker.
+Deliver = Callable[[Sequence[Article | DeadLetter], faust.TopicT], Awaitable[None]]
 
 
 def _incoming(event: EventT) -> Incoming:
@@ -44,18 +55,27 @@ def _incoming(event: EventT) -> Incoming:
 
 
 class StageRunner:
-    """Runs a stage on batches and delivers the results; owns no Kafka objects of its own."""
+    """Runs a stage on batches and records the results; owns no Kafka objects of its own.
 
-    def __init__(self, stage: Stage, metrics: StageMetrics) -> None:
+    A threaded runner keeps the event loop free to heartbeat and serve metrics while a batch is
+    processed; the duplicate check runs on the loop instead, as faust tables must be written there.
+    """
+
+    def __init__(self, stage: Stage, metrics: StageMetrics, *, threaded: bool = True) -> None:
         self.stage = stage
         self.metrics = metrics
-        # One thread: models are not shared between threads, and the event loop stays free to
-        # heartbeat and serve metrics while a batch is being processed.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{stage.name}-stage")
+        # One thread: models are not shared between threads.
+        self._executor = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{stage.name}-stage")
+            if threaded
+            else None
+        )
 
     async def process(self, batch: Sequence[Incoming]) -> list[Article | DeadLetter]:
-        loop = asyncio.get_running_loop()
         try:
+            if self._executor is None:
+                return self.stage.process(batch)
+            loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._executor, self.stage.process, batch)
         except Exception as exc:
             # Stages turn per-article failures into dead letters themselves; this is the last
@@ -84,7 +104,21 @@ class StageRunner:
                 metrics.end_to_end_seconds.observe(max(latency.total_seconds(), 0.0))
 
     def close(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+@dataclass(frozen=True, slots=True)
+class DedupWiring:
+    """The duplicate check inside the clean stage's app."""
+
+    agent: faust.types.AgentT
+    table: faust.types.TableT
+    index: DuplicateIndex
+    runner: StageRunner
+    metrics: DedupMetrics
+    source: faust.TopicT  # the one-partition dedup topic
+    sink: faust.TopicT  # the clean topic
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +127,9 @@ class StageApp:
     agent: faust.types.AgentT
     runner: StageRunner
     metrics: StageMetrics
-    sink: faust.TopicT
+    sink: faust.TopicT  # where the stage agent sends articles (the dedup topic for clean)
     dead_letters: faust.TopicT
+    dedup: DedupWiring | None = None
 
 
 def build_app(
@@ -124,33 +159,39 @@ def build_app(
     )
     app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(registry, "faust"))
 
-    def topic(name: str) -> faust.TopicT:
+    def topic(name: str, partitions: int = settings.partitions) -> faust.TopicT:
         return app.topic(
             name,
             key_type=bytes,
             value_type=bytes,
             key_serializer="raw",
             value_serializer="raw",
-            partitions=settings.partitions,
+            partitions=partitions,
         )
 
     source = topic(input_topic(settings, stage.name))
     sink = topic(output_topic(settings, stage.name))
     dead_letters = topic(settings.topic_dlq)
 
-    async def deliver(results: Sequence[Article | DeadLetter]) -> None:
+    async def deliver(results: Sequence[Article | DeadLetter], articles_to: faust.TopicT) -> None:
         pending = []
         for result in results:
             if isinstance(result, DeadLetter):
                 key = result.article_id or result.key
                 target = dead_letters
             else:
-                key, target = result.id, sink
+                key, target = result.id, articles_to
             pending.append(
                 await target.send(key=key.encode() if key else None, value=codec.dumps(result))
             )
         # Wait until the broker has every result before acknowledging the inputs.
         await asyncio.gather(*pending)
+
+    dedup = None
+    if stage.name == "clean":
+        dedup_source = topic(settings.topic_dedup, partitions=1)
+        dedup = _wire_dedup(app, settings, registry, metrics, dedup_source, sink, deliver)
+        sink = dedup_source  # the clean agent feeds the duplicate check
 
     @app.agent(source, name=f"{stage.name}-agent", concurrency=1)
     async def stage_agent(stream: faust.StreamT[Any]) -> None:
@@ -159,15 +200,20 @@ def build_app(
         async for events in stream.noack_take(settings.batch_size, within=settings.batch_timeout):
             started = time.perf_counter()
             results = await runner.process([_incoming(event) for event in events])
-            await deliver(results)
+            await deliver(results, sink)
             for event in events:
                 await stream.ack(event)
             runner.record(len(events), results, started)
 
+    counted = {stage.name: source.get_topic_name()}
+    if dedup is not None:
+        counted[DedupStage.name] = dedup.source.get_topic_name()
+
     @app.on_partitions_assigned.connect
     async def count_partitions(_: faust.App, assigned: set[TP], **__: Any) -> None:
-        mine = sum(1 for tp in assigned if tp.topic == source.get_topic_name())
-        metrics.assigned_partitions.labels(stage.name).set(mine)
+        for name, topic_name in counted.items():
+            mine = sum(1 for tp in assigned if tp.topic == topic_name)
+            metrics.assigned_partitions.labels(name).set(mine)
 
     @app.on_rebalance_complete.connect
     async def mark_ready(*_: Any, **__: Any) -> None:
@@ -180,4 +226,82 @@ def build_app(
         metrics=metrics,
         sink=sink,
         dead_letters=dead_letters,
+        dedup=dedup,
+    )
+
+
+def _wire_dedup(
+    app: faust.App,
+    settings: Settings,
+    registry: CollectorRegistry,
+    metrics: StageMetrics,
+    source: faust.TopicT,
+    sink: faust.TopicT,
+    deliver: Deliver,
+) -> DedupWiring:
+    """The duplicate check: its index on a changelogged table, kept right across rebalances, and
+    its agent on the one-partition dedup topic."""
+    # One partition, like the dedup topic. Writes find their changelog partition through the
+    # partitioner rather than through the current event, which batches from noack_take lack.
+    table = app.Table(
+        "dedup-index",
+        partitions=1,
+        key_type=str,
+        use_partitioner=True,
+        help="Duplicate index: one entry per remembered article (d:<id>).",
+    )
+    index = DuplicateIndex(
+        table,
+        window_seconds=settings.dedup_window_hours * 3600,
+        max_entries=settings.dedup_max_entries,
+        threshold=settings.dedup_threshold,
+    )
+    dedup_metrics = DedupMetrics(registry)
+    metrics.track(DedupStage.name)
+    # On the loop: the check takes a millisecond or two, and table writes belong to the loop.
+    runner = StageRunner(DedupStage(index), metrics, threaded=False)
+    owned = TP(source.get_topic_name(), 0)
+    drop = settings.dedup_mode == "drop"
+
+    @table.on_recover
+    async def rebuild_lookups() -> None:
+        # Called after every rebalance, once the table has caught up with its changelog and before
+        # the agents resume. Only the owner of the dedup partition keeps lookups in memory.
+        index.invalidate()
+        if owned not in app.consumer.assignment():
+            dedup_metrics.index_entries.set(0)
+            return
+        started = time.perf_counter()
+        for _ in index.rebuild():
+            await asyncio.sleep(0)  # heartbeats and metrics go on while a large index is rebuilt
+        dedup_metrics.rebuild_seconds.set(time.perf_counter() - started)
+        dedup_metrics.index_entries.set(len(index))
+        log.info("duplicate index rebuilt: %d articles", len(index))
+
+    @app.agent(source, name=f"{DedupStage.name}-agent", concurrency=1)
+    async def dedup_agent(stream: faust.StreamT[Any]) -> None:
+        async for events in stream.noack_take(settings.batch_size, within=settings.batch_timeout):
+            started = time.perf_counter()
+            results = await runner.process([_incoming(event) for event in events])
+            emitted = []
+            for result in results:
+                if isinstance(result, Article) and result.duplicate_of is not None:
+                    dedup_metrics.duplicates.labels("dropped" if drop else "annotated").inc()
+                    if drop:
+                        continue
+                emitted.append(result)
+            await deliver(emitted, sink)
+            for event in events:
+                await stream.ack(event)
+            runner.record(len(events), emitted, started)
+            dedup_metrics.index_entries.set(len(index))
+
+    return DedupWiring(
+        agent=dedup_agent,
+        table=table,
+        index=index,
+        runner=runner,
+        metrics=dedup_metrics,
+        source=source,
+        sink=sink,
     )

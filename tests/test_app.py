@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from types import SimpleNamespace
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -15,14 +16,30 @@ from pipeline.models import Article, DeadLetter, Reason, StageInfo
 from pipeline.stages.clean import CleanStage
 from tests.conftest import CEASEFIRE_BODY, CEASEFIRE_TITLE
 
+REWRITE_BODY = (
+    CEASEFIRE_BODY.replace("met in Geneva on Tuesday", "gathered in Geneva on Tuesday")
+    .replace("officials said", "diplomats said")
+    .replace("next month", "in the coming weeks")
+)
+
 
 class Recorder:
-    """Stands in for the output topics: records what the agent sends."""
+    """Stands in for the output topics: records what the agents send ("out" is the stage agent's
+    sink, the dedup topic for clean; "clean" is the dedup agent's, the clean topic), and what the
+    duplicate index writes to its table's changelog."""
 
     def __init__(self, stage_app) -> None:
         self.sent: list[tuple[str, bytes | None, dict]] = []
+        self.changelog: list[tuple[str, dict | None]] = []
         stage_app.sink.send = self._sender("out")
         stage_app.dead_letters.send = self._sender("dlq")
+        if stage_app.dedup is not None:
+            stage_app.dedup.sink.send = self._sender("clean")
+            stage_app.dedup.table.send_changelog = self._changelog
+
+    def _changelog(self, partition, key, value, *_, **__):
+        self.changelog.append((key, value))
+        return SimpleNamespace(message=SimpleNamespace(partition=0))
 
     def _sender(self, name: str):
         async def send(key=None, value=None, **_):
@@ -79,6 +96,84 @@ async def test_clean_agent_emits_articles_keyed_by_id_and_dead_letters_with_reas
     )
     assert metric(registry, "wirestream_stage_seconds_count", stage="clean") == 2
     assert metric(registry, "wirestream_batch_size_count", stage="clean") >= 1
+
+
+def clean_article(article_id: str, body: str, timestamp: float = 1.7e9) -> bytes:
+    """A story as the clean agent puts it on the dedup topic."""
+    raw = codec.dumps({"id": article_id, "title": CEASEFIRE_TITLE, "body": body})
+    [article] = CleanStage(1 << 20, detect_language=False).process(
+        [Incoming(raw, timestamp=timestamp)]
+    )
+    assert isinstance(article, Article)
+    return codec.dumps(article)
+
+
+async def test_clean_agent_feeds_the_one_partition_dedup_topic(settings):
+    stage_app = build_app(settings, CleanStage(settings.max_body_bytes), CollectorRegistry())
+    assert stage_app.dedup is not None
+    assert stage_app.sink is stage_app.dedup.source
+    assert stage_app.sink.get_topic_name() == settings.topic_dedup
+    assert stage_app.sink.partitions == 1
+    assert stage_app.dedup.sink.get_topic_name() == settings.topic_clean
+    assert stage_app.dedup.table.partitions == 1
+    assert stage_app.dedup.agent.concurrency == 1
+
+
+async def test_dedup_agent_annotates_copies_under_other_ids_and_counts_them(settings):
+    registry = CollectorRegistry()
+    stage_app = build_app(settings, CleanStage(settings.max_body_bytes), registry)
+    recorder = Recorder(stage_app)
+    async with stage_app.dedup.agent.test_context() as agent:
+        await agent.put(clean_article("story-1", CEASEFIRE_BODY), key=b"story-1")
+        await agent.put(clean_article("rewrite-1", REWRITE_BODY, 1.7e9 + 60), key=b"rewrite-1")
+        await agent.put(b"{not an article", key=b"junk-1")
+        await agent.put(clean_article("copy-1", CEASEFIRE_BODY, 1.7e9 + 120), key=b"copy-1")
+        await recorder.wait_for(4)
+    sent = {key: (name, value) for name, key, value in recorder.sent}
+    assert sent[b"story-1"][0] == "clean"
+    assert sent[b"story-1"][1]["duplicate_of"] is None
+    assert sent[b"rewrite-1"][0] == "clean"
+    assert sent[b"rewrite-1"][1]["duplicate_of"] == "story-1"
+    assert 0.5 <= sent[b"rewrite-1"][1]["duplicate_similarity"] < 1
+    assert sent[b"copy-1"][1]["duplicate_of"] == "story-1"
+    assert sent[b"copy-1"][1]["duplicate_similarity"] == 1.0
+    assert sent[b"junk-1"][0] == "dlq"
+    assert (sent[b"junk-1"][1]["stage"], sent[b"junk-1"][1]["reason"]) == (
+        "dedup",
+        "invalid_event",
+    )
+    assert sorted(stage_app.dedup.table) == ["d:copy-1", "d:rewrite-1", "d:story-1"]
+    # One changelog message per remembered article, whatever the index holds.
+    assert [key for key, _ in recorder.changelog] == ["d:story-1", "d:rewrite-1", "d:copy-1"]
+    assert metric(registry, "wirestream_duplicates_total", mode="annotated") == 2
+    assert metric(registry, "wirestream_duplicates_total", mode="dropped") == 0
+    assert metric(registry, "wirestream_duplicate_index_entries") == 3
+    assert metric(registry, "wirestream_messages_total", stage="dedup", outcome="in") == 4
+    assert metric(registry, "wirestream_messages_total", stage="dedup", outcome="out") == 3
+    assert metric(registry, "wirestream_messages_total", stage="dedup", outcome="failed") == 1
+    assert metric(registry, "wirestream_stage_seconds_count", stage="dedup") == 3
+
+
+async def test_dedup_agent_in_drop_mode_emits_firsts_only_and_counts_the_drops(settings):
+    registry = CollectorRegistry()
+    stage_app = build_app(
+        settings.replace(dedup_mode="drop"), CleanStage(settings.max_body_bytes), registry
+    )
+    recorder = Recorder(stage_app)
+    async with stage_app.dedup.agent.test_context() as agent:
+        await agent.put(clean_article("story-1", CEASEFIRE_BODY), key=b"story-1")
+        await agent.put(clean_article("copy-1", CEASEFIRE_BODY, 1.7e9 + 60), key=b"copy-1")
+        await agent.put(clean_article("other-1", "A different story entirely, about bees."))
+        await recorder.wait_for(2)
+        async with asyncio.timeout(10):
+            while metric(registry, "wirestream_messages_total", stage="dedup", outcome="in") < 3:
+                await asyncio.sleep(0.02)
+    assert [key for _, key, _ in recorder.sent] == [b"story-1", b"other-1"]
+    assert metric(registry, "wirestream_duplicates_total", mode="dropped") == 1
+    assert metric(registry, "wirestream_duplicates_total", mode="annotated") == 0
+    # The accounting: in = out + failed + dropped.
+    assert metric(registry, "wirestream_messages_total", stage="dedup", outcome="out") == 2
+    assert metric(registry, "wirestream_messages_total", stage="dedup", outcome="failed") == 0
 
 
 class ExplodingStage:
