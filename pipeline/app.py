@@ -8,8 +8,8 @@ The clean stage's app has a second agent, the duplicate check. The clean agent (
 parallel) sends its articles to the internal dedup topic, which has ONE partition; the dedup agent
 owning it checks each article against the duplicate index, annotates or drops it, and sends it on
 to the clean topic. One partition means one owner at a time, so decisions are exact and ordered
-across all partitions and workers; the index's entries live in a changelogged table, so they
-survive restarts and move with the partition on a rebalance.
+across all partitions and workers. The index's entries are changelogged to a compacted topic
+(``pipeline.changelog``), so they survive restarts and move with the partition on a rebalance.
 """
 
 from __future__ import annotations
@@ -23,11 +23,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import faust
+from aiokafka.errors import KafkaError
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.types import TP, EventT
 from prometheus_client import CollectorRegistry
 
-from pipeline import codec
+from pipeline import changelog, codec
+from pipeline.changelog import ChangelogDict
 from pipeline.envelope import Incoming, dead_letter, parse_timestamp
 from pipeline.kafka import faust_broker_url
 from pipeline.metrics import DedupMetrics, StageMetrics
@@ -58,7 +60,8 @@ class StageRunner:
     """Runs a stage on batches and records the results; owns no Kafka objects of its own.
 
     A threaded runner keeps the event loop free to heartbeat and serve metrics while a batch is
-    processed; the duplicate check runs on the loop instead, as faust tables must be written there.
+    processed; the duplicate check runs on the loop instead: it takes a millisecond or two, and its
+    state belongs to the loop.
     """
 
     def __init__(self, stage: Stage, metrics: StageMetrics, *, threaded: bool = True) -> None:
@@ -108,17 +111,76 @@ class StageRunner:
             self._executor.shutdown(wait=True, cancel_futures=True)
 
 
+class DedupState:
+    """The duplicate index, and its entries while this process owns the dedup partition.
+
+    The entries are a ``ChangelogDict``: each batch's changes go to the compacted index topic and
+    are awaited with the batch's results. Before its first check after an assignment, the owner
+    makes sure its entries are those of the index topic: unless nothing was written there since
+    this process last wrote or read it, it reads the topic back and rebuilds the lookups.
+    """
+
+    def __init__(self, settings: Settings, metrics: DedupMetrics) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.entries = ChangelogDict()
+        self.index = DuplicateIndex(
+            self.entries,
+            window_seconds=settings.dedup_window_hours * 3600,
+            max_entries=settings.dedup_max_entries,
+            threshold=settings.dedup_threshold,
+        )
+        self.current = False
+        # Offset of the index topic after the last change this process wrote or read.
+        self.known_end: int | None = None
+
+    async def end_offset(self) -> int:
+        return await changelog.end_offset(self.settings, self.settings.topic_dedup_index)
+
+    async def read(self) -> tuple[dict[str, Any], int]:
+        return await changelog.read_changelog(self.settings, self.settings.topic_dedup_index)
+
+    async def ensure_current(self) -> None:
+        if self.current:
+            return
+        if self.known_end is None or await self.end_offset() != self.known_end:
+            started = time.perf_counter()
+            entries, self.known_end = await self.read()
+            self.entries.reset(entries)
+            self.index.invalidate()
+            for _ in self.index.rebuild():
+                await asyncio.sleep(0)  # heartbeats and metrics go on while a large index loads
+            self.metrics.load_seconds.set(time.perf_counter() - started)
+            log.info("duplicate index loaded: %d articles", len(self.index))
+        self.current = True
+        self.metrics.index_entries.set(len(self.index))
+
+    def on_assignment(self, owner: bool) -> None:
+        """After a rebalance: check the entries before the next use, or drop them if another
+        process owns the dedup partition now."""
+        self.current = False
+        if not owner:
+            self.entries.reset({})
+            self.index.invalidate()
+            self.known_end = None
+            self.metrics.index_entries.set(0)
+
+    def written(self, offsets: list[int]) -> None:
+        if offsets:
+            self.known_end = max(offsets) + 1
+
+
 @dataclass(frozen=True, slots=True)
 class DedupWiring:
     """The duplicate check inside the clean stage's app."""
 
     agent: faust.types.AgentT
-    table: faust.types.TableT
-    index: DuplicateIndex
+    state: DedupState
     runner: StageRunner
     metrics: DedupMetrics
     source: faust.TopicT  # the one-partition dedup topic
     sink: faust.TopicT  # the clean topic
+    index_topic: faust.TopicT  # the compacted topic of the index's entries
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +252,10 @@ def build_app(
     dedup = None
     if stage.name == "clean":
         dedup_source = topic(settings.topic_dedup, partitions=1)
-        dedup = _wire_dedup(app, settings, registry, metrics, dedup_source, sink, deliver)
+        index_topic = topic(settings.topic_dedup_index, partitions=1)
+        dedup = _wire_dedup(
+            app, settings, registry, metrics, dedup_source, sink, index_topic, deliver
+        )
         sink = dedup_source  # the clean agent feeds the duplicate check
 
     @app.agent(source, name=f"{stage.name}-agent", concurrency=1)
@@ -237,51 +302,36 @@ def _wire_dedup(
     metrics: StageMetrics,
     source: faust.TopicT,
     sink: faust.TopicT,
+    index_topic: faust.TopicT,
     deliver: Deliver,
 ) -> DedupWiring:
-    """The duplicate check: its index on a changelogged table, kept right across rebalances, and
-    its agent on the one-partition dedup topic."""
-    # One partition, like the dedup topic. Writes find their changelog partition through the
-    # partitioner rather than through the current event, which batches from noack_take lack.
-    table = app.Table(
-        "dedup-index",
-        partitions=1,
-        key_type=str,
-        use_partitioner=True,
-        help="Duplicate index: one entry per remembered article (d:<id>).",
-    )
-    index = DuplicateIndex(
-        table,
-        window_seconds=settings.dedup_window_hours * 3600,
-        max_entries=settings.dedup_max_entries,
-        threshold=settings.dedup_threshold,
-    )
+    """The duplicate check: its state, kept right across rebalances, and its agent on the
+    one-partition dedup topic."""
     dedup_metrics = DedupMetrics(registry)
     metrics.track(DedupStage.name)
-    # On the loop: the check takes a millisecond or two, and table writes belong to the loop.
-    runner = StageRunner(DedupStage(index), metrics, threaded=False)
+    state = DedupState(settings, dedup_metrics)
+    # On the loop: the check takes a millisecond or two, and the entries belong to the loop.
+    runner = StageRunner(DedupStage(state.index), metrics, threaded=False)
     owned = TP(source.get_topic_name(), 0)
     drop = settings.dedup_mode == "drop"
 
-    @table.on_recover
-    async def rebuild_lookups() -> None:
-        # Called after every rebalance, once the table has caught up with its changelog and before
-        # the agents resume. Only the owner of the dedup partition keeps lookups in memory.
-        index.invalidate()
-        if owned not in app.consumer.assignment():
-            dedup_metrics.index_entries.set(0)
-            return
-        started = time.perf_counter()
-        for _ in index.rebuild():
-            await asyncio.sleep(0)  # heartbeats and metrics go on while a large index is rebuilt
-        dedup_metrics.rebuild_seconds.set(time.perf_counter() - started)
-        dedup_metrics.index_entries.set(len(index))
-        log.info("duplicate index rebuilt: %d articles", len(index))
+    @app.on_partitions_assigned.connect
+    async def track_ownership(_: faust.App, assigned: set[TP], **__: Any) -> None:
+        state.on_assignment(owned in assigned)
+
+    async def write_changes() -> list[int]:
+        """Send the entries changed by the last batch; their offsets once the broker has them."""
+        pending = []
+        for key, value in state.entries.take_changes().items():
+            key_bytes, value_bytes = changelog.encode_change(key, value)
+            pending.append(await index_topic.send(key=key_bytes, value=value_bytes))
+        return [metadata.offset for metadata in await asyncio.gather(*pending)]
 
     @app.agent(source, name=f"{DedupStage.name}-agent", concurrency=1)
     async def dedup_agent(stream: faust.StreamT[Any]) -> None:
         async for events in stream.noack_take(settings.batch_size, within=settings.batch_timeout):
             started = time.perf_counter()
+            await _retrying(state.ensure_current, "load the duplicate index")
             results = await runner.process([_incoming(event) for event in events])
             emitted = []
             for result in results:
@@ -290,18 +340,32 @@ def _wire_dedup(
                     if drop:
                         continue
                 emitted.append(result)
-            await deliver(emitted, sink)
+            offsets, _ = await asyncio.gather(write_changes(), deliver(emitted, sink))
+            state.written(offsets)
             for event in events:
                 await stream.ack(event)
             runner.record(len(events), emitted, started)
-            dedup_metrics.index_entries.set(len(index))
+            dedup_metrics.index_entries.set(len(state.index))
 
     return DedupWiring(
         agent=dedup_agent,
-        table=table,
-        index=index,
+        state=state,
         runner=runner,
         metrics=dedup_metrics,
         source=source,
         sink=sink,
+        index_topic=index_topic,
     )
+
+
+async def _retrying(action: Callable[[], Awaitable[None]], what: str) -> None:
+    """Run ``action`` until it succeeds: a broker hiccup delays the batch, it does not lose it."""
+    delay = 0.5
+    while True:
+        try:
+            await action()
+            return
+        except (KafkaError, OSError) as exc:
+            log.warning("could not %s (%r); retrying in %.1fs", what, exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)

@@ -45,8 +45,8 @@ class TopicMisconfigured(RuntimeError):
 async def ensure_topics(settings: Settings) -> None:
     """Create the pipeline's topics with their partitions if they do not exist.
 
-    Retries while the broker is unreachable, then fails with a readable message. Refuses a dedup
-    topic with more than one partition: duplicate decisions need one owner seeing every article.
+    Retries while the broker is unreachable, then fails with a readable message. Refuses dedup
+    topics with more than one partition: duplicate decisions need one owner seeing every article.
     """
     deadline = asyncio.get_running_loop().time() + settings.startup_timeout
     attempt = 0
@@ -59,12 +59,20 @@ async def ensure_topics(settings: Settings) -> None:
             wanted = settings.topic_partitions
             missing = [t for t in wanted if t not in existing]
             if missing:
+                # The index keeps only each key's last value.
+                configs = {settings.topic_dedup_index: {"cleanup.policy": "compact"}}
                 await admin.create_topics(
-                    [NewTopic(t, wanted[t], settings.replication_factor) for t in missing]
+                    [
+                        NewTopic(
+                            t, wanted[t], settings.replication_factor, topic_configs=configs.get(t)
+                        )
+                        for t in missing
+                    ]
                 )
                 log.info("created topics %s", ", ".join(missing))
-            if settings.topic_dedup in existing:
-                await _check_single_partition(admin, settings.topic_dedup)
+            for single in (settings.topic_dedup, settings.topic_dedup_index):
+                if single in existing:
+                    await _check_single_partition(admin, single)
             return
         except TopicAlreadyExistsError:
             return
@@ -89,5 +97,5 @@ async def _check_single_partition(admin: AIOKafkaAdminClient, topic: str) -> Non
     if partitions != 1:
         raise TopicMisconfigured(
             f"topic {topic} has {partitions} partitions; the duplicate check needs exactly one. "
-            "Recreate it with one partition, or set WIRESTREAM_TOPIC_DEDUP to a new name."
+            "Recreate it with one partition, or configure a new topic name."
         )

@@ -50,6 +50,11 @@ class Settings:
         "Internal topic of the clean stage: clean articles on their way to the duplicate check. "
         "Always one partition, so that one process sees every article in order.",
     )
+    topic_dedup_index: str = _setting(
+        "articles.dedup-index",
+        "Compacted topic holding the duplicate index: one entry per remembered article, written "
+        "by the process that owns the dedup topic and read back by the next owner.",
+    )
     partitions: int = _setting(4, "Partitions of each pipeline topic when Wirestream creates it.")
     replication_factor: int = _setting(1, "Replication factor of topics Wirestream creates.")
     session_timeout: float = _setting(
@@ -141,7 +146,7 @@ class Settings:
             raise SettingsError("dedup_window_hours and dedup_max_entries must be positive")
         if not 0.0 < self.dedup_threshold <= 1.0:
             raise SettingsError("dedup_threshold must be within (0, 1]")
-        if len(self.topic_partitions) != len(self.pipeline_topics) + 1:
+        if len(self.topic_partitions) != len(self.pipeline_topics) + 2:
             raise SettingsError("every topic setting must name a different topic")
         if self.heartbeat_interval >= self.session_timeout:
             raise SettingsError("heartbeat_interval must be shorter than session_timeout")
@@ -176,7 +181,8 @@ class Settings:
     @property
     def topic_partitions(self) -> dict[str, int]:
         """Every topic Wirestream creates, with its number of partitions."""
-        return dict.fromkeys(self.pipeline_topics, self.partitions) | {self.topic_dedup: 1}
+        single = {self.topic_dedup: 1, self.topic_dedup_index: 1}
+        return dict.fromkeys(self.pipeline_topics, self.partitions) | single
 
 
 def _coerce(name: str, hint: Any, raw: str) -> Any:

@@ -20,7 +20,7 @@ def test_the_dedup_topic_is_created_with_one_partition_whatever_the_others_have(
     settings = Settings.load({"partitions": "6"}, env={})
     assert settings.topic_partitions == {
         "articles.raw": 6, "articles.clean": 6, "articles.entities": 6,
-        "articles.enriched": 6, "articles.dlq": 6, "articles.dedup": 1,
+        "articles.enriched": 6, "articles.dlq": 6, "articles.dedup": 1, "articles.dedup-index": 1,
     }  # fmt: skip
 
 
