@@ -99,3 +99,40 @@ async def test_drop_mode_emits_the_first_only_and_counts_the_drops(e2e_settings,
     assert sum(offsets.values()) == 2
     assert sorted(r.key.decode() for r in records) == sorted([first, "other"])
     assert (raw_in, emitted, failed, dropped) == (4, 2, 0, 2)
+
+
+async def test_the_index_topic_reads_back_each_keys_last_value_and_honours_tombstones(e2e_settings):
+    from aiokafka import AIOKafkaProducer
+
+    from pipeline.changelog import DELETED, encode_change, end_offset, read_changelog
+    from pipeline.kafka import client_options, ensure_topics
+
+    settings = e2e_settings
+    await ensure_topics(settings)
+    changes = [("d:a", {"n": 0}), ("d:b", {"n": 1}), ("d:a", DELETED), ("d:b", {"n": 2})]
+    producer = AIOKafkaProducer(**client_options(settings), acks="all")
+    await producer.start()
+    try:
+        for key, value in changes:
+            key_bytes, value_bytes = encode_change(key, value)
+            await producer.send_and_wait(settings.topic_dedup_index, value_bytes, key=key_bytes)
+    finally:
+        await producer.stop()
+    assert await read_changelog(settings, settings.topic_dedup_index) == ({"d:b": {"n": 2}}, 4)
+    assert await end_offset(settings, settings.topic_dedup_index) == 4
+
+
+async def test_a_dedup_topic_with_several_partitions_is_refused(e2e_settings):
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    from pipeline.kafka import TopicMisconfigured, client_options, ensure_topics
+
+    settings = e2e_settings
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(settings.topic_dedup, 2, 1)])
+    finally:
+        await admin.close()
+    with pytest.raises(TopicMisconfigured, match="exactly one"):
+        await ensure_topics(settings)
