@@ -169,6 +169,12 @@ class DedupState:
         if offsets:
             self.known_end = max(offsets) + 1
 
+    def distrust(self) -> None:
+        """Changes may have missed the index topic: read it back before the next check, so that
+        the replayed inputs are decided on what the broker holds."""
+        self.current = False
+        self.known_end = None
+
 
 @dataclass(frozen=True, slots=True)
 class DedupWiring:
@@ -340,7 +346,11 @@ def _wire_dedup(
                     if drop:
                         continue
                 emitted.append(result)
-            offsets, _ = await asyncio.gather(write_changes(), deliver(emitted, sink))
+            try:
+                offsets, _ = await asyncio.gather(write_changes(), deliver(emitted, sink))
+            except BaseException:
+                state.distrust()
+                raise
             state.written(offsets)
             for event in events:
                 await stream.ack(event)

@@ -5,17 +5,18 @@ word 3-shingles. ``DuplicateIndex`` finds earlier articles with the same hash or
 signature through LSH banding, within a time window (on the articles' own timestamps) and a
 maximum size. ``DedupStage`` applies an index to a batch of clean-article messages.
 
-The index's source of truth is the ``MutableMapping`` handed in (a changelogged faust table in the
-pipeline, a dict in tests) and it holds ONE entry per remembered article, written once and deleted
-once, so that each check costs a changelog message or two whatever the index's size:
+The index's source of truth is the ``MutableMapping`` handed in (in the pipeline a
+``pipeline.changelog.ChangelogDict`` whose changes go to a compacted topic, in tests a dict) and
+it holds ONE entry per remembered article, written once and deleted once, so that each check
+costs a changelog message or two whatever the index's size:
 
 - ``d:<article id>`` → ``{"sig": MinHash signature (base64 of little-endian uint32),
   "hash": content hash, "at": seconds since the epoch, "n": sequence number, "dup": [first id,
   similarity] or null}``
 
 The lookups (content hash → ids, LSH bucket → ids, expiry order) live in memory, derived from those
-entries: built on first use, and again after ``invalidate()`` (the pipeline calls it when the
-table has been recovered from its changelog). Entries are replayed in sequence order, so a rebuilt
+entries: built on first use, and again after ``invalidate()`` (the pipeline calls it when it has
+read the entries back from their topic). Entries are replayed in sequence order, so a rebuilt
 index gives the same answers as the one that wrote the entries.
 """
 
