@@ -150,7 +150,7 @@ class DedupState:
             self.index.invalidate()
             for _ in self.index.rebuild():
                 await asyncio.sleep(0)  # heartbeats and metrics go on while a large index loads
-            self.metrics.load_seconds.set(time.perf_counter() - started)
+            self.metrics.rebuild_seconds.set(time.perf_counter() - started)
             log.info("duplicate index loaded: %d articles", len(self.index))
         self.current = True
         self.metrics.index_entries.set(len(self.index))

@@ -126,10 +126,10 @@ class DedupMetrics:
             multiprocess_mode="livesum",
             registry=registry,
         )
-        self.load_seconds = Gauge(
-            "wirestream_duplicate_index_load_seconds",
-            "How long the last load of the duplicate index took: reading its entries back from "
-            "the index topic and rebuilding the lookups, when this process took the partition.",
+        self.rebuild_seconds = Gauge(
+            "wirestream_duplicate_index_rebuild_seconds",
+            "How long the last rebuild of the duplicate index took: reading its entries back from "
+            "the index topic and deriving the lookups, when this process took the partition.",
             multiprocess_mode="livemax",
             registry=registry,
         )
