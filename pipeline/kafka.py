@@ -38,10 +38,15 @@ class BrokerUnavailable(RuntimeError):
     """The broker could not be reached within the allowed time."""
 
 
-async def ensure_topics(settings: Settings) -> None:
-    """Create the pipeline's topics with the configured partitions if they do not exist.
+class TopicMisconfigured(RuntimeError):
+    """A topic exists with a layout the pipeline cannot work with."""
 
-    Retries while the broker is unreachable, then fails with a readable message.
+
+async def ensure_topics(settings: Settings) -> None:
+    """Create the pipeline's topics with their partitions if they do not exist.
+
+    Retries while the broker is unreachable, then fails with a readable message. Refuses dedup
+    topics with more than one partition: duplicate decisions need one owner seeing every article.
     """
     deadline = asyncio.get_running_loop().time() + settings.startup_timeout
     attempt = 0
@@ -51,12 +56,23 @@ async def ensure_topics(settings: Settings) -> None:
         try:
             await admin.start()
             existing = set(await admin.list_topics())
-            missing = [t for t in settings.pipeline_topics if t not in existing]
+            wanted = settings.topic_partitions
+            missing = [t for t in wanted if t not in existing]
             if missing:
+                # The index keeps only each key's last value.
+                configs = {settings.topic_dedup_index: {"cleanup.policy": "compact"}}
                 await admin.create_topics(
-                    [NewTopic(t, settings.partitions, settings.replication_factor) for t in missing]
+                    [
+                        NewTopic(
+                            t, wanted[t], settings.replication_factor, topic_configs=configs.get(t)
+                        )
+                        for t in missing
+                    ]
                 )
                 log.info("created topics %s", ", ".join(missing))
+            for single in (settings.topic_dedup, settings.topic_dedup_index):
+                if single in existing:
+                    await _check_single_partition(admin, single)
             return
         except TopicAlreadyExistsError:
             return
@@ -73,3 +89,13 @@ async def ensure_topics(settings: Settings) -> None:
             await asyncio.sleep(delay)
         finally:
             await admin.close()
+
+
+async def _check_single_partition(admin: AIOKafkaAdminClient, topic: str) -> None:
+    [description] = await admin.describe_topics([topic])
+    partitions = len(description.get("partitions") or ())
+    if partitions != 1:
+        raise TopicMisconfigured(
+            f"topic {topic} has {partitions} partitions; the duplicate check needs exactly one. "
+            "Recreate it with one partition, or configure a new topic name."
+        )
