@@ -127,7 +127,7 @@ def worker(**values: Any) -> None:
     wirestream worker --broker kafka://kafka:9092                 # all stages
     wirestream worker --broker kafka://kafka:9092 --stages ner    # NER only (scale it out)
     """
-    from pipeline.kafka import BrokerUnavailable
+    from pipeline.kafka import KafkaSetupError
     from pipeline.worker import MetricsPortInUse, StageFailed, Supervisor
 
     settings = load_settings(values)
@@ -140,7 +140,7 @@ def worker(**values: Any) -> None:
     )
     try:
         _run(supervisor.run())
-    except (BrokerUnavailable, StageFailed, MetricsPortInUse) as exc:
+    except (KafkaSetupError, StageFailed, MetricsPortInUse) as exc:
         raise click.ClickException(str(exc)) from exc
 
 
@@ -152,7 +152,7 @@ def produce_command(paths: tuple[str, ...], **values: Any) -> None:
 
     .txt (first line title, rest body), .html, .json (an object or a list) and .jsonl files.
     """
-    from pipeline.kafka import BrokerUnavailable, ensure_topics
+    from pipeline.kafka import KafkaSetupError, ensure_topics
     from pipeline.producer import produce
     from pipeline.sources import read_articles
 
@@ -165,7 +165,7 @@ def produce_command(paths: tuple[str, ...], **values: Any) -> None:
 
     try:
         keys = _run(push()) if articles else []
-    except BrokerUnavailable as exc:
+    except KafkaSetupError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(
         f"pushed {len(keys)} articles to {settings.topic_raw} on {settings.broker_url}", err=True

@@ -34,11 +34,15 @@ def client_options(settings: Settings) -> dict[str, object]:
     return {"bootstrap_servers": bootstrap_servers(settings.broker_url)}
 
 
-class BrokerUnavailable(RuntimeError):
+class KafkaSetupError(RuntimeError):
+    """The pipeline cannot start against this cluster; the message says why and what to do."""
+
+
+class BrokerUnavailable(KafkaSetupError):
     """The broker could not be reached within the allowed time."""
 
 
-class TopicMisconfigured(RuntimeError):
+class TopicMisconfigured(KafkaSetupError):
     """A topic exists with a layout the pipeline cannot work with."""
 
 

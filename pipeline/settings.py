@@ -105,7 +105,9 @@ class Settings:
         72.0, "Duplicates are looked for among articles received within this many hours."
     )
     dedup_max_entries: int = _setting(
-        200_000, "Most articles the duplicate index holds; the oldest are forgotten first."
+        100_000,
+        "Most articles the duplicate index holds; the oldest are forgotten first. Each takes "
+        "about 4.5 KiB of the dedup agent's memory.",
     )
     dedup_threshold: float = _setting(
         0.5,
