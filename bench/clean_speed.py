@@ -1,8 +1,9 @@
 """Cost of the clean stage per article as a fraction of NER's, measured side by side.
 
 Wikinews articles (read from the shared data folder) go through the whole ``CleanStage``
-(contract check, cleaning, language detection, duplicate index) as raw plain-text messages and,
-separately, as full HTML pages in site chrome; the same clean texts then go through spaCy NER
+(contract check, cleaning, language detection) and then ``DedupStage`` (the clean article decoded
+again, fingerprint, duplicate index), as in a worker, as raw plain-text messages and, separately,
+as full HTML pages in site chrome; the same clean texts then go through spaCy NER
 (``load_nlp('en_core_web_sm')`` and ``nlp.pipe``). Each round runs every part once, rounds
 alternate, and the figure per part is the median over rounds of its mean time per article.
 
@@ -26,8 +27,9 @@ import wikinews
 
 from pipeline import codec
 from pipeline.envelope import Incoming
+from pipeline.models import Article
 from pipeline.stages.clean import CleanStage, clean_text
-from pipeline.stages.dedup import DuplicateIndex, fingerprint
+from pipeline.stages.dedup import DedupStage, DuplicateIndex, fingerprint
 from pipeline.stages.language import LanguageDetector
 from pipeline.stages.ner import load_nlp
 
@@ -66,10 +68,17 @@ def main() -> None:
     def stage_over(payloads: list[bytes]) -> Callable[[], None]:
         def run() -> None:
             index = DuplicateIndex({}, window_seconds=72 * 3600, max_entries=200_000)
-            stage = CleanStage(1 << 20, duplicates=index)
+            stage, dedup = CleanStage(1 << 20), DedupStage(index)
             messages = [Incoming(p, timestamp=1.7e9 + i) for i, p in enumerate(payloads)]
             for start in range(0, len(messages), args.batch_size):
-                stage.process(messages[start : start + args.batch_size])
+                cleaned = stage.process(messages[start : start + args.batch_size])
+                dedup.process(
+                    [
+                        Incoming(codec.dumps(a), timestamp=1.7e9 + start)
+                        for a in cleaned
+                        if isinstance(a, Article)
+                    ]
+                )
 
         return run
 
@@ -83,8 +92,8 @@ def main() -> None:
         ],
         "language detection only": lambda: [detector.detect(t) for t in texts],
         "fingerprint + index only": lambda: _dedup(texts),
-        "CleanStage, plain-text messages": stage_over(plain),
-        "CleanStage, full HTML pages": stage_over(pages),
+        "CleanStage + DedupStage, plain text": stage_over(plain),
+        "CleanStage + DedupStage, HTML pages": stage_over(pages),
         "spaCy NER (nlp.pipe)": ner,
     }
     per_article: dict[str, list[float]] = {name: [] for name in parts}

@@ -12,7 +12,8 @@ through one ``DuplicateIndex``:
 
 Negatives are the originals themselves (each must not match an earlier, different story) and, as
 hard negatives, each article paired with its most similar other article by TF-IDF cosine, usually a
-different story on the same topic or a follow-up of the same event.
+different story on the same topic or a follow-up of the same event. Last, the Python heap the index
+takes per remembered article (tracemalloc), for sizing ``dedup_max_entries``.
 
     .venv/bin/python bench/near_duplicates.py [--data ../shared/data/wikinews-full]
 """
@@ -26,6 +27,7 @@ import re
 import statistics
 import sys
 import time
+import tracemalloc
 from collections import Counter
 from pathlib import Path
 
@@ -172,8 +174,22 @@ def main() -> None:
     print(
         f"fingerprint + index check: median {statistics.median(fp_seconds) * 1000:.3f} ms/article"
     )
+    print(f"memory: {index_bytes_per_article(originals) / 1024:.1f} KiB per remembered article")
     for line in false_positives[:10]:
         print(f"  false positive: {line}")
+
+
+def index_bytes_per_article(texts: list[str]) -> float:
+    """Python heap the index takes per article: its entry plus the lookups derived from it."""
+    fingerprints = [fingerprint(text) for text in texts]
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    index = DuplicateIndex({}, window_seconds=1e9, max_entries=100_000)
+    for i, fp in enumerate(fingerprints):
+        index.check(f"article-{i:06d}", fp, float(i))
+    used = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    return used / len(texts)
 
 
 if __name__ == "__main__":

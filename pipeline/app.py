@@ -4,6 +4,13 @@ Each stage is its own consumer group (`<prefix>-<stage>`), so workers running di
 stages never share an assignment, and the partitions of one stage's input topic are split among
 exactly the workers that run that stage.
 
+The clean stage's app has a second agent, the duplicate check. The clean agent (N partitions, in
+parallel) sends its articles to the internal dedup topic, which has ONE partition; the dedup agent
+owning it checks each article against the duplicate index, annotates or drops it, and sends it on
+to the clean topic. One partition means one owner at a time, so decisions are exact and ordered
+across all partitions and workers. The index's entries are changelogged to a compacted topic
+(``pipeline.changelog``), so they survive restarts and move with the partition on a rebalance.
+
 Every agent runs ``BatchLoop``: take a batch without acknowledging it, process it, deliver every
 result to the broker, and only then acknowledge the batch, whose offsets faust commits every
 ``commit_interval``. Nothing is acknowledged that is not delivered, so a crash at any point loses
@@ -26,19 +33,23 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn, Protocol
 
 import faust
+from aiokafka.errors import KafkaError
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.types import TP, EventT
 from prometheus_client import CollectorRegistry
 
+from pipeline import changelog
+from pipeline.changelog import ChangelogDict
 from pipeline.delivery import Delivery, Undeliverable
 from pipeline.envelope import Incoming, dead_letter, parse_timestamp
 from pipeline.executor import IsolatedStage, StageFailure, StageUnavailable
 from pipeline.kafka import faust_broker_url, faust_credentials
-from pipeline.metrics import StageMetrics
+from pipeline.metrics import DedupMetrics, StageMetrics
 from pipeline.models import Article, DeadLetter, Reason, Rejection, StageInfo
 from pipeline.observability import observe_stage
 from pipeline.settings import Settings
 from pipeline.stages import Stage, input_topic, output_topic
+from pipeline.stages.dedup import DedupStage, DuplicateIndex
 
 log = logging.getLogger(__name__)
 
@@ -179,8 +190,9 @@ class BatchLoop:
     """The one loop every agent runs: take, process, deliver, then acknowledge.
 
     ``process`` turns a batch into the results to send (it may leave messages out, as a
-    duplicate check that drops does); ``after`` sees each delivered batch, for metrics;
-    ``on_fatal`` ends the process when the loop cannot go on (``fail_stop``).
+    duplicate check that drops does); ``also`` sends what else must reach the broker before the
+    batch counts as done (the duplicate index's changes); ``after`` sees each delivered batch,
+    for metrics; ``on_fatal`` ends the process when the loop cannot go on (``fail_stop``).
     """
 
     app: faust.App
@@ -190,6 +202,7 @@ class BatchLoop:
     delivery: Delivery
     articles_to: faust.TopicT
     after: Callable[[int, Sequence[Result], float], None]
+    also: Callable[[], Awaitable[None]] | None = None
     on_fatal: Callable[[faust.App, str, BaseException | None], Awaitable[None]] = field(
         default=lambda app, reason, exc: fail_stop(app, reason, exc)
     )
@@ -205,7 +218,11 @@ class BatchLoop:
             ):
                 started = time.perf_counter()
                 messages = [_incoming(event) for event in events]
-                results = await self._deliver(messages, await self.process(messages))
+                delivering = self._deliver(messages, await self.process(messages))
+                if self.also is None:
+                    results = await delivering
+                else:
+                    results, _ = await asyncio.gather(delivering, self.also())
                 for event in events:
                     await stream.ack(event)
                 self.after(len(events), results, started)
@@ -273,16 +290,96 @@ async def fail_stop(app: faust.App, reason: str, exc: BaseException | None) -> N
     os._exit(EXIT_FAILED)
 
 
+class DedupState:
+    """The duplicate index, and its entries while this process owns the dedup partition.
+
+    The entries are a ``ChangelogDict``: each batch's changes go to the compacted index topic and
+    are awaited with the batch's results. Before its first check after an assignment, the owner
+    makes sure its entries are those of the index topic: unless nothing was written there since
+    this process last wrote or read it, it reads the topic back and rebuilds the lookups.
+    """
+
+    def __init__(self, settings: Settings, metrics: DedupMetrics) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.entries = ChangelogDict()
+        self.index = DuplicateIndex(
+            self.entries,
+            window_seconds=settings.dedup_window_hours * 3600,
+            max_entries=settings.dedup_max_entries,
+            threshold=settings.dedup_threshold,
+        )
+        self.current = False
+        # Offset of the index topic after the last change this process wrote or read.
+        self.known_end: int | None = None
+
+    async def end_offset(self) -> int:
+        return await changelog.end_offset(self.settings, self.settings.topic_dedup_index)
+
+    async def read(self) -> tuple[dict[str, Any], int]:
+        return await changelog.read_changelog(self.settings, self.settings.topic_dedup_index)
+
+    async def ensure_current(self) -> None:
+        if self.current:
+            return
+        if self.known_end is None or await self.end_offset() != self.known_end:
+            started = time.perf_counter()
+            entries, self.known_end = await self.read()
+            self.entries.reset(entries)
+            self.index.invalidate()
+            for _ in self.index.rebuild():
+                await asyncio.sleep(0)  # heartbeats and metrics go on while a large index loads
+            self.metrics.rebuild_seconds.set(time.perf_counter() - started)
+            log.info("duplicate index loaded: %d articles", len(self.index))
+        self.current = True
+        self.metrics.index_entries.set(len(self.index))
+
+    def on_assignment(self, owner: bool) -> None:
+        """After a rebalance: check the entries before the next use, or drop them if another
+        process owns the dedup partition now."""
+        self.current = False
+        if not owner:
+            self.entries.reset({})
+            self.index.invalidate()
+            self.known_end = None
+            self.metrics.index_entries.set(0)
+
+    def written(self, offsets: list[int]) -> None:
+        if offsets:
+            self.known_end = max(offsets) + 1
+
+    def distrust(self) -> None:
+        """Changes may have missed the index topic: read it back before the next check, so that
+        the replayed inputs are decided on what the broker holds."""
+        self.current = False
+        self.known_end = None
+
+
+@dataclass(frozen=True, slots=True)
+class DedupWiring:
+    """The duplicate check inside the clean stage's app."""
+
+    agent: faust.types.AgentT
+    state: DedupState
+    runner: StageRunner
+    metrics: DedupMetrics
+    source: faust.TopicT  # the one-partition dedup topic
+    sink: faust.TopicT  # the clean topic
+    index_topic: faust.TopicT  # the compacted topic of the index's entries
+    loop: BatchLoop
+
+
 @dataclass(frozen=True, slots=True)
 class StageApp:
     app: faust.App
     agent: faust.types.AgentT
     runner: StageRunner
     metrics: StageMetrics
-    sink: faust.TopicT
+    sink: faust.TopicT  # where the stage agent sends articles (the dedup topic for clean)
     dead_letters: faust.TopicT
     delivery: Delivery
     loop: BatchLoop
+    dedup: DedupWiring | None = None
 
 
 def faust_app(settings: Settings, group: str, datadir: str) -> faust.App:
@@ -332,14 +429,14 @@ def build_app(
     app = faust_app(settings, settings.group_id(processor.name), str(datadir))
     app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(registry, "faust"))
 
-    def topic(name: str) -> faust.TopicT:
+    def topic(name: str, partitions: int = settings.partitions) -> faust.TopicT:
         return app.topic(
             name,
             key_type=bytes,
             value_type=bytes,
             key_serializer="raw",
             value_serializer="raw",
-            partitions=settings.partitions,
+            partitions=partitions,
         )
 
     source = topic(input_topic(settings, processor.name))
@@ -347,6 +444,15 @@ def build_app(
     dead_letters = topic(settings.topic_dlq)
     delivery = Delivery(dead_letters, settings)
     observer = observe_stage(app, processor, source, metrics, registry)  # type: ignore[arg-type]
+
+    dedup = None
+    if processor.name == "clean":
+        dedup_source = topic(settings.topic_dedup, partitions=1)
+        index_topic = topic(settings.topic_dedup_index, partitions=1)
+        dedup = _wire_dedup(
+            app, settings, registry, metrics, delivery, dedup_source, sink, index_topic
+        )
+        sink = dedup_source  # the clean agent feeds the duplicate check
 
     def after(batch_size: int, results: Sequence[Result], started: float) -> None:
         runner.record(batch_size, results, started)
@@ -358,10 +464,15 @@ def build_app(
     async def stage_agent(stream: faust.StreamT[Any]) -> None:
         await loop.run(stream)
 
+    counted = {processor.name: source.get_topic_name()}
+    if dedup is not None:
+        counted[DedupStage.name] = dedup.source.get_topic_name()
+
     @app.on_partitions_assigned.connect
     async def count_partitions(_: faust.App, assigned: set[TP], **__: Any) -> None:
-        mine = sum(1 for tp in assigned if tp.topic == source.get_topic_name())
-        metrics.assigned_partitions.labels(processor.name).set(mine)
+        for name, topic_name in counted.items():
+            mine = sum(1 for tp in assigned if tp.topic == topic_name)
+            metrics.assigned_partitions.labels(name).set(mine)
 
     @app.on_rebalance_complete.connect
     async def mark_ready(*_: Any, **__: Any) -> None:
@@ -376,4 +487,92 @@ def build_app(
         dead_letters=dead_letters,
         delivery=delivery,
         loop=loop,
+        dedup=dedup,
     )
+
+
+def _wire_dedup(
+    app: faust.App,
+    settings: Settings,
+    registry: CollectorRegistry,
+    metrics: StageMetrics,
+    delivery: Delivery,
+    source: faust.TopicT,
+    sink: faust.TopicT,
+    index_topic: faust.TopicT,
+) -> DedupWiring:
+    """The duplicate check: its state, kept right across rebalances, and its agent on the
+    one-partition dedup topic, running the same batch loop as every stage."""
+    dedup_metrics = DedupMetrics(registry)
+    metrics.track(DedupStage.name)
+    state = DedupState(settings, dedup_metrics)
+    # On the loop: the check takes a millisecond or two, and the entries belong to the loop.
+    stage = LocalStage(DedupStage(state.index), threaded=False)
+    runner = StageRunner(stage, metrics, settings.article_timeout)
+    owned = TP(source.get_topic_name(), 0)
+    drop = settings.dedup_mode == "drop"
+
+    @app.on_partitions_assigned.connect
+    async def track_ownership(_: faust.App, assigned: set[TP], **__: Any) -> None:
+        state.on_assignment(owned in assigned)
+
+    async def check(batch: Sequence[Incoming]) -> list[Result]:
+        """The batch's articles, annotated as duplicates or left out in drop mode (counted)."""
+        await _retrying(state.ensure_current, "load the duplicate index")
+        emitted = []
+        for result in await runner.process(batch):
+            if isinstance(result, Article) and result.duplicate_of is not None:
+                dedup_metrics.duplicates.labels("dropped" if drop else "annotated").inc()
+                if drop:
+                    continue
+            emitted.append(result)
+        return emitted
+
+    async def write_changes() -> None:
+        """Send the entries the batch changed, and wait until the broker has them."""
+        try:
+            pending = []
+            for key, value in state.entries.take_changes().items():
+                key_bytes, value_bytes = changelog.encode_change(key, value)
+                pending.append(await index_topic.send(key=key_bytes, value=value_bytes))
+            offsets = [metadata.offset for metadata in await asyncio.gather(*pending)]
+        except BaseException:
+            state.distrust()
+            raise
+        state.written(offsets)
+
+    def after(batch_size: int, results: Sequence[Result], started: float) -> None:
+        runner.record(batch_size, results, started)
+        dedup_metrics.index_entries.set(len(state.index))
+
+    loop = BatchLoop(
+        app, DedupStage.name, settings, check, delivery, sink, after, also=write_changes
+    )
+
+    @app.agent(source, name=f"{DedupStage.name}-agent", concurrency=1)
+    async def dedup_agent(stream: faust.StreamT[Any]) -> None:
+        await loop.run(stream)
+
+    return DedupWiring(
+        agent=dedup_agent,
+        state=state,
+        runner=runner,
+        metrics=dedup_metrics,
+        source=source,
+        sink=sink,
+        index_topic=index_topic,
+        loop=loop,
+    )
+
+
+async def _retrying(action: Callable[[], Awaitable[None]], what: str) -> None:
+    """Run ``action`` until it succeeds: a broker hiccup delays the batch, it does not lose it."""
+    delay = 0.5
+    while True:
+        try:
+            await action()
+            return
+        except (KafkaError, OSError) as exc:
+            log.warning("could not %s (%r); retrying in %.1fs", what, exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)

@@ -110,7 +110,7 @@ def demo(
     """
     from pipeline.broker import BrokerError
     from pipeline.demo import run_demo
-    from pipeline.kafka import BrokerUnavailable
+    from pipeline.kafka import KafkaSetupError
     from pipeline.worker import MetricsPortInUse, StageFailed
 
     settings = load_settings(values)
@@ -121,7 +121,7 @@ def demo(
                 settings, paths, output, with_samples=not no_samples, keep_running=keep_running
             )
         )
-    except (BrokerUnavailable, BrokerError, StageFailed, MetricsPortInUse) as exc:
+    except (KafkaSetupError, BrokerError, StageFailed, MetricsPortInUse) as exc:
         raise click.ClickException(str(exc)) from exc
     sys.exit(code)
 
@@ -135,7 +135,7 @@ def worker(**values: Any) -> None:
     wirestream worker --broker kafka://kafka:9092                 # all stages
     wirestream worker --broker kafka://kafka:9092 --stages ner    # NER only (scale it out)
     """
-    from pipeline.kafka import BrokerUnavailable
+    from pipeline.kafka import KafkaSetupError
     from pipeline.worker import MetricsPortInUse, StageFailed, Supervisor
 
     settings = load_settings(values)
@@ -148,7 +148,7 @@ def worker(**values: Any) -> None:
     )
     try:
         _run(supervisor.run())
-    except (BrokerUnavailable, StageFailed, MetricsPortInUse) as exc:
+    except (KafkaSetupError, StageFailed, MetricsPortInUse) as exc:
         raise click.ClickException(str(exc)) from exc
 
 
@@ -160,7 +160,7 @@ def produce_command(paths: tuple[str, ...], **values: Any) -> None:
 
     .txt (first line title, rest body), .html, .json (an object or a list) and .jsonl files.
     """
-    from pipeline.kafka import BrokerUnavailable, ensure_topics
+    from pipeline.kafka import KafkaSetupError, ensure_topics
     from pipeline.producer import produce
     from pipeline.sources import read_articles
 
@@ -173,7 +173,7 @@ def produce_command(paths: tuple[str, ...], **values: Any) -> None:
 
     try:
         keys = _run(push()) if articles else []
-    except BrokerUnavailable as exc:
+    except KafkaSetupError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(
         f"pushed {len(keys)} articles to {settings.topic_raw} on {settings.broker_url}", err=True
@@ -363,7 +363,7 @@ def replay(
     """
     import datetime as dt
 
-    from pipeline.kafka import BrokerUnavailable, ensure_topics
+    from pipeline.kafka import KafkaSetupError, ensure_topics
     from pipeline.replay import Selection
     from pipeline.replay import replay as run_replay
 
@@ -381,7 +381,7 @@ def replay(
 
     try:
         report = _run(go())
-    except BrokerUnavailable as exc:
+    except KafkaSetupError as exc:
         raise click.ClickException(str(exc)) from exc
     if not hasattr(report, "selected"):  # interrupted
         sys.exit(report)

@@ -85,14 +85,23 @@ def client_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-class BrokerUnavailable(RuntimeError):
+class KafkaSetupError(RuntimeError):
+    """The pipeline cannot start against this cluster; the message says why and what to do."""
+
+
+class BrokerUnavailable(KafkaSetupError):
     """The broker could not be reached within the allowed time."""
 
 
-async def ensure_topics(settings: Settings) -> None:
-    """Create the pipeline's topics with the configured partitions if they do not exist.
+class TopicMisconfigured(KafkaSetupError):
+    """A topic exists with a layout the pipeline cannot work with."""
 
-    Retries while the broker is unreachable, then fails with a readable message.
+
+async def ensure_topics(settings: Settings) -> None:
+    """Create the pipeline's topics with their partitions if they do not exist.
+
+    Retries while the broker is unreachable, then fails with a readable message. Refuses dedup
+    topics with more than one partition: duplicate decisions need one owner seeing every article.
     """
     deadline = asyncio.get_running_loop().time() + settings.startup_timeout
     attempt = 0
@@ -102,12 +111,23 @@ async def ensure_topics(settings: Settings) -> None:
         try:
             await admin.start()
             existing = set(await admin.list_topics())
-            missing = [t for t in settings.pipeline_topics if t not in existing]
+            wanted = settings.topic_partitions
+            missing = [t for t in wanted if t not in existing]
             if missing:
+                # The index keeps only each key's last value.
+                configs = {settings.topic_dedup_index: {"cleanup.policy": "compact"}}
                 await admin.create_topics(
-                    [NewTopic(t, settings.partitions, settings.replication_factor) for t in missing]
+                    [
+                        NewTopic(
+                            t, wanted[t], settings.replication_factor, topic_configs=configs.get(t)
+                        )
+                        for t in missing
+                    ]
                 )
                 log.info("created topics %s", ", ".join(missing))
+            for single in (settings.topic_dedup, settings.topic_dedup_index):
+                if single in existing:
+                    await _check_single_partition(admin, single)
             return
         except TopicAlreadyExistsError:
             return
@@ -124,3 +144,13 @@ async def ensure_topics(settings: Settings) -> None:
             await asyncio.sleep(delay)
         finally:
             await admin.close()
+
+
+async def _check_single_partition(admin: AIOKafkaAdminClient, topic: str) -> None:
+    [description] = await admin.describe_topics([topic])
+    partitions = len(description.get("partitions") or ())
+    if partitions != 1:
+        raise TopicMisconfigured(
+            f"topic {topic} has {partitions} partitions; the duplicate check needs exactly one. "
+            "Recreate it with one partition, or configure a new topic name."
+        )

@@ -100,7 +100,11 @@ class ProcessMetrics:
 
 
 class StageMetrics:
-    """The metrics one stage process records."""
+    """The metrics one stage process records, labelled by stage.
+
+    The clean stage's process also runs the duplicate check, whose batches are recorded under the
+    stage label ``dedup`` (see ``DedupMetrics``).
+    """
 
     def __init__(self, stage: str, registry: CollectorRegistry | None = None) -> None:
         self.stage = stage
@@ -160,6 +164,45 @@ class StageMetrics:
             multiprocess_mode="livesum",
             registry=registry,
         )
+        self.track(stage)
+        self.ready.labels(stage).set(0)
+
+    def track(self, stage: str) -> None:
+        """Export the stage's message counters at zero before its first message."""
         for outcome in ("in", "out", "failed"):
             self.messages.labels(stage, outcome)
-        self.ready.labels(stage).set(0)
+
+
+class DedupMetrics:
+    """What the duplicate check adds to the clean stage's metrics.
+
+    Accounting: ``wirestream_messages_total{stage="dedup"}`` counts ``in`` = ``out`` + ``failed`` +
+    ``wirestream_duplicates_total{mode="dropped"}``; so every raw message ends as exactly one of an
+    emitted article, a dead letter or a counted drop (replays after a crash aside, which Kafka's
+    at-least-once delivery repeats whole).
+    """
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.duplicates = Counter(
+            "wirestream_duplicates",
+            "Articles found to repeat an earlier one, exactly or nearly, by what was done with "
+            "them: annotated (emitted with duplicate_of set) or dropped (not emitted).",
+            ["mode"],
+            registry=registry,
+        )
+        self.index_entries = Gauge(
+            "wirestream_duplicate_index_entries",
+            "Articles the duplicate index remembers; only the process that owns the dedup "
+            "partition holds any.",
+            multiprocess_mode="livesum",
+            registry=registry,
+        )
+        self.rebuild_seconds = Gauge(
+            "wirestream_duplicate_index_rebuild_seconds",
+            "How long the last rebuild of the duplicate index took: reading its entries back from "
+            "the index topic and deriving the lookups, when this process took the partition.",
+            multiprocess_mode="livemax",
+            registry=registry,
+        )
+        for mode in ("annotated", "dropped"):
+            self.duplicates.labels(mode)

@@ -51,6 +51,16 @@ class Settings:
     topic_entities: str = _setting("articles.entities", "Topic between ner and classify.")
     topic_enriched: str = _setting("articles.enriched", "Topic of finished, enriched events.")
     topic_dlq: str = _setting("articles.dlq", "Dead-letter topic for every stage.")
+    topic_dedup: str = _setting(
+        "articles.dedup",
+        "Internal topic of the clean stage: clean articles on their way to the duplicate check. "
+        "Always one partition, so that one process sees every article in order.",
+    )
+    topic_dedup_index: str = _setting(
+        "articles.dedup-index",
+        "Compacted topic holding the duplicate index: one entry per remembered article, written "
+        "by the process that owns the dedup topic and read back by the next owner.",
+    )
     partitions: int = _setting(4, "Partitions of each pipeline topic when Wirestream creates it.")
     replication_factor: int = _setting(1, "Replication factor of topics Wirestream creates.")
     session_timeout: float = _setting(
@@ -122,13 +132,15 @@ class Settings:
     dedup_mode: str = _setting(
         "annotate",
         "What the clean stage does with a duplicate: `annotate` (emit it with `duplicate_of` "
-        "set) or `drop` (emit nothing for it).",
+        "set) or `drop` (emit nothing for it, and count it in `wirestream_duplicates_total`).",
     )
     dedup_window_hours: float = _setting(
         72.0, "Duplicates are looked for among articles received within this many hours."
     )
     dedup_max_entries: int = _setting(
-        200_000, "Most articles the duplicate index holds; the oldest are forgotten first."
+        100_000,
+        "Most articles the duplicate index holds; the oldest are forgotten first. Each takes "
+        "about 4.5 KiB of the dedup agent's memory.",
     )
     dedup_threshold: float = _setting(
         0.5,
@@ -206,6 +218,8 @@ class Settings:
             raise SettingsError("dedup_window_hours and dedup_max_entries must be positive")
         if not 0.0 < self.dedup_threshold <= 1.0:
             raise SettingsError("dedup_threshold must be within (0, 1]")
+        if len(self.topic_partitions) != len(self.pipeline_topics) + 2:
+            raise SettingsError("every topic setting must name a different topic")
         if self.heartbeat_interval >= self.session_timeout:
             raise SettingsError("heartbeat_interval must be shorter than session_timeout")
         if min(self.article_timeout, self.commit_interval, self.delivery_timeout) <= 0:
@@ -300,6 +314,12 @@ class Settings:
             self.topic_enriched,
             self.topic_dlq,
         )
+
+    @property
+    def topic_partitions(self) -> dict[str, int]:
+        """Every topic Wirestream creates, with its number of partitions."""
+        single = {self.topic_dedup: 1, self.topic_dedup_index: 1}
+        return dict.fromkeys(self.pipeline_topics, self.partitions) | single
 
 
 def _coerce(name: str, hint: Any, raw: str) -> Any:

@@ -41,6 +41,8 @@ def settings(tmp_path: Path) -> Settings:
             "topic_entities": f"entities-{suffix}",
             "topic_enriched": f"enriched-{suffix}",
             "topic_dlq": f"dlq-{suffix}",
+            "topic_dedup": f"dedup-{suffix}",
+            "topic_dedup_index": f"dedup-index-{suffix}",
             "data_dir": tmp_path / "state",
             "metrics_port": 0,
         },

@@ -16,6 +16,14 @@ def test_defaults_match_the_documented_topology():
     assert settings.group_id("ner") == "wirestream-ner"
 
 
+def test_the_dedup_topic_is_created_with_one_partition_whatever_the_others_have():
+    settings = Settings.load({"partitions": "6"}, env={})
+    assert settings.topic_partitions == {
+        "articles.raw": 6, "articles.clean": 6, "articles.entities": 6,
+        "articles.enriched": 6, "articles.dlq": 6, "articles.dedup": 1, "articles.dedup-index": 1,
+    }  # fmt: skip
+
+
 def test_environment_is_read_and_typed():
     settings = Settings.load(
         env={
@@ -50,6 +58,7 @@ def test_flags_override_environment_and_none_means_not_given():
         ({"partitions": "many"}, "cannot read"),
         ({"topic_threshold": "1.5"}, "threshold"),
         ({"heartbeat_interval": "20", "session_timeout": "10"}, "heartbeat"),
+        ({"topic_dedup": "articles.clean"}, "different topic"),
         ({"no_such_setting": "1"}, "unknown setting"),
     ],
 )

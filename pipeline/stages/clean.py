@@ -3,7 +3,8 @@
 Pure functions, no Kafka: ``parse_raw`` checks the contract, ``repair_text`` mends broken
 Unicode, ``clean_text`` turns a body (plain text, HTML fragment or full page) into paragraphs of
 story text plus the metadata found around it, ``clean_article`` builds the event. ``CleanStage``
-applies them to a batch, detects the language and, given an index, marks duplicates.
+applies them to a batch and detects the language. Duplicates are marked after this stage, by
+``pipeline.stages.dedup.DedupStage`` on one partition that sees every article.
 """
 
 from __future__ import annotations
@@ -13,14 +14,13 @@ import re
 import sys
 import time
 import unicodedata
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import ftfy
 
 from pipeline import __version__, codec, ids, schemas
-from pipeline.envelope import Incoming, dead_letter, parse_timestamp
+from pipeline.envelope import Incoming, dead_letter
 from pipeline.models import (
     Article,
     DeadLetter,
@@ -30,11 +30,10 @@ from pipeline.models import (
     Rejection,
     StageInfo,
 )
-from pipeline.stages import boilerplate, dedup, html_extract
+from pipeline.stages import boilerplate, html_extract
 from pipeline.stages.language import LanguageDetector
 
 STAGE = "clean"
-DEDUP_MODES = ("annotate", "drop")
 
 # Curly quotes confuse tokenizers (`Kerry’s` would not split into `Kerry` + `'s`). Doubled single
 # quotes are a common stand-in for a closing double quote.
@@ -246,33 +245,15 @@ def clean_article(
 
 
 class CleanStage:
-    """The clean stage over a batch of raw messages.
-
-    With a ``duplicates`` index, each article is checked against the stream so far: in
-    ``annotate`` mode it is emitted with ``duplicate_of`` set, in ``drop`` mode it is left out of
-    the results (so a batch can yield fewer results than messages). ``duplicate_counts`` counts
-    both, for metrics.
-    """
+    """The clean stage over a batch of raw messages: one result per message, in order."""
 
     name = STAGE
     input_schema = "raw-article"
     output_schema = "clean-article"
 
-    def __init__(
-        self,
-        max_body_bytes: int,
-        *,
-        detect_language: bool = True,
-        duplicates: dedup.DuplicateIndex | None = None,
-        dedup_mode: str = "annotate",
-    ) -> None:
-        if dedup_mode not in DEDUP_MODES:
-            raise ValueError(f"dedup_mode must be one of {DEDUP_MODES}, not {dedup_mode!r}")
+    def __init__(self, max_body_bytes: int, *, detect_language: bool = True) -> None:
         self.max_body_bytes = max_body_bytes
         self.detector = LanguageDetector() if detect_language else None
-        self.duplicates = duplicates
-        self.dedup_mode = dedup_mode
-        self.duplicate_counts: Counter[str] = Counter()
         self.info = self.detector.info if self.detector else StageInfo()
 
     def process(self, batch: Sequence[Incoming]) -> list[Article | DeadLetter]:
@@ -284,11 +265,6 @@ class CleanStage:
             except Exception as exc:  # a bug or a pathological input: a dead letter, not a crash
                 outcome = dead_letter(STAGE, message, Rejection(Reason.STAGE_ERROR, repr(exc)))
             if isinstance(outcome, Article):
-                if outcome.duplicate_of is not None:
-                    dropped = self.dedup_mode == "drop"
-                    self.duplicate_counts["dropped" if dropped else "annotated"] += 1
-                    if dropped:
-                        continue
                 outcome.timings[f"{STAGE}_ms"] = (time.perf_counter() - started) * 1000
             results.append(outcome)
         return results
@@ -300,10 +276,4 @@ class CleanStage:
         outcome = clean_article(raw, received_at=message.received_at(), detector=self.detector)
         if isinstance(outcome, Rejection):
             return dead_letter(STAGE, message, outcome, article_id=raw.id)
-        if self.duplicates is not None:
-            seen_at = parse_timestamp(outcome.received_at).timestamp()
-            match = self.duplicates.check(outcome.id, dedup.fingerprint(outcome.text), seen_at)
-            if match is not None:
-                outcome.duplicate_of = match.duplicate_of
-                outcome.duplicate_similarity = match.similarity
         return outcome

@@ -2,33 +2,41 @@
 
 ``fingerprint`` is pure: the normalized content hash plus a MinHash signature (datasketch) over
 word 3-shingles. ``DuplicateIndex`` finds earlier articles with the same hash or a similar
-signature through LSH banding. All of its state lives in a ``MutableMapping`` handed in, with
-string keys and JSON-serializable dict values, so a changelogged table can back it and it survives
-restarts; it is bounded by a time window (on the articles' own timestamps) and a maximum size.
+signature through LSH banding, within a time window (on the articles' own timestamps) and a
+maximum size. ``DedupStage`` applies an index to a batch of clean-article messages.
 
-Store layout (one short prefix per kind of key):
+The index's source of truth is the ``MutableMapping`` handed in (in the pipeline a
+``pipeline.changelog.ChangelogDict`` whose changes go to a compacted topic, in tests a dict) and
+it holds ONE entry per remembered article, written once and deleted once, so that each check
+costs a changelog message or two whatever the index's size:
 
-- ``d:<article id>``  the article: signature, content hash, time slot, and its own match if any
-- ``x:<content hash>``  the id of the first article with exactly this content
-- ``b:<band>:<hash>``  ids of articles whose signature has this band (LSH bucket)
-- ``s:<slot>``  ids first seen in this time slot, oldest first (for expiry)
-- ``meta``  oldest and newest slot, and the number of articles held
+- ``d:<article id>`` → ``{"sig": MinHash signature (base64 of little-endian uint32),
+  "hash": content hash, "at": seconds since the epoch, "n": sequence number, "dup": [first id,
+  similarity] or null}``
+
+The lookups (content hash → ids, LSH bucket → ids, expiry order) live in memory, derived from those
+entries: built on first use, and again after ``invalidate()`` (the pipeline calls it when it has
+read the entries back from their topic). Entries are replayed in sequence order, so a rebuilt
+index gives the same answers as the one that wrote the entries.
 """
 
 from __future__ import annotations
 
 import base64
 import functools
-import hashlib
+import itertools
 import re
-from collections.abc import MutableMapping
-from dataclasses import dataclass
-from typing import Any
+import time
+from collections.abc import Hashable, Iterable, Iterator, MutableMapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 from datasketch import MinHash
 
 from pipeline import ids
+from pipeline.envelope import Incoming, dead_letter, decode_article, parse_timestamp
+from pipeline.models import Article, DeadLetter, Reason, Rejection, StageInfo
 
 SHINGLE_WORDS = 3
 # 42 bands of 3 rows: a pair with Jaccard similarity s shares a band with probability
@@ -37,16 +45,25 @@ SHINGLE_WORDS = 3
 # with bench/near_duplicates.py: different stories sharing background paragraphs reach 0.44.
 BANDS, ROWS = 42, 3
 NUM_PERM = BANDS * ROWS
-# A bucket shared by very many articles is boilerplate, not evidence; keep it bounded.
+# A bucket shared by very many articles is boilerplate, not evidence: only its most recent ids
+# are candidates.
 MAX_BUCKET_IDS = 64
 SLOTS_PER_WINDOW = 24
+ENTRY_PREFIX = "d:"
+# Rebuilding from the store yields to the caller every this many entries.
+REBUILD_CHUNK = 2000
 _WORD = re.compile(r"\w+")
+# Band keys only live in memory, so any well-mixed 64-bit hash of a band's rows will do.
+_BAND_SEEDS = np.arange(1, BANDS + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+_MIX = np.uint64(0xBF58476D1CE4E5B9)
+_SHIFT = np.uint64(31)
+K = TypeVar("K", bound=Hashable)
 
 
 @dataclass(frozen=True, slots=True)
 class Fingerprint:
     content_hash: str
-    signature: np.ndarray  # NUM_PERM unsigned 64-bit minimum hashes
+    signature: np.ndarray  # NUM_PERM unsigned 32-bit minimum hashes
 
     def similarity(self, other: np.ndarray) -> float:
         """Estimated Jaccard similarity of the two texts' shingle sets."""
@@ -62,7 +79,7 @@ class DuplicateMatch:
 @functools.cache
 def _template() -> MinHash:
     # Scheme and seed pinned: signatures are kept in a changelog and must not change meaning
-    # when the library's default does.
+    # when the library's default does. The affine32 scheme's values are 32-bit.
     return MinHash(num_perm=NUM_PERM, seed=1, scheme="affine32")
 
 
@@ -81,25 +98,86 @@ def fingerprint(text: str) -> Fingerprint:
     """Content hash and MinHash signature of a clean text (deterministic across processes)."""
     minhash = _template().copy()
     minhash.update_batch(sorted(shingles(text)))
-    return Fingerprint(ids.content_hash(text), minhash.hashvalues.astype(np.uint64))
+    return Fingerprint(ids.content_hash(text), minhash.hashvalues.astype(np.uint32))
 
 
 def _encode(signature: np.ndarray) -> str:
-    return base64.b64encode(signature.astype("<u8").tobytes()).decode("ascii")
+    return base64.b64encode(signature.astype("<u4").tobytes()).decode("ascii")
 
 
 def _decode(text: str) -> np.ndarray:
-    return np.frombuffer(base64.b64decode(text), dtype="<u8").astype(np.uint64)
+    return np.frombuffer(base64.b64decode(text), dtype="<u4").astype(np.uint32)
 
 
-def _band_keys(signature: np.ndarray) -> list[str]:
-    raw = signature.astype("<u8").tobytes()
-    width = ROWS * 8
-    bands = (raw[band * width : (band + 1) * width] for band in range(BANDS))
-    return [
-        f"b:{band}:{hashlib.blake2b(rows, digest_size=8).hexdigest()}"
-        for band, rows in enumerate(bands)
-    ]
+def _band_keys(signatures: np.ndarray) -> np.ndarray:
+    """One 64-bit key per band of each signature: shape (articles, BANDS)."""
+    rows = signatures.reshape(len(signatures), BANDS, ROWS).astype(np.uint64)
+    keys = np.broadcast_to(_BAND_SEEDS, rows.shape[:2]).copy()
+    for row in range(ROWS):
+        keys ^= rows[:, :, row]
+        keys *= _MIX  # wraps modulo 2**64, as intended
+        keys ^= keys >> _SHIFT
+    return keys
+
+
+class _IdSets(Generic[K]):
+    """Key → article ids in the order they were added; a lone id is kept bare, as most are."""
+
+    __slots__ = ("_held",)
+
+    def __init__(self) -> None:
+        self._held: dict[K, str | dict[str, None]] = {}
+
+    def __iter__(self) -> Iterator[K]:
+        return iter(self._held)
+
+    def add(self, key: K, article_id: str) -> None:
+        held = self._held.get(key)
+        if held is None:
+            self._held[key] = article_id
+        elif isinstance(held, str):
+            self._held[key] = {held: None, article_id: None}
+        else:
+            held[article_id] = None
+
+    def remove(self, key: K, article_id: str) -> None:
+        held = self._held.get(key)
+        if isinstance(held, dict):
+            held.pop(article_id, None)
+            if len(held) == 1:
+                self._held[key] = next(iter(held))
+        elif held == article_id:
+            del self._held[key]
+
+    def oldest(self, key: K) -> str | None:
+        held = self._held.get(key)
+        return next(iter(held)) if isinstance(held, dict) else held
+
+    def newest(self, key: K, limit: int) -> Iterable[str]:
+        held = self._held.get(key)
+        if held is None:
+            return ()
+        if isinstance(held, str):
+            return (held,)
+        return itertools.islice(reversed(held), limit)
+
+    def all(self, key: K) -> list[str]:
+        held = self._held.get(key)
+        if held is None:
+            return []
+        return [held] if isinstance(held, str) else list(held)
+
+
+@dataclass(slots=True)
+class _Lookups:
+    """What the index derives from its entries: kept in memory, rebuilt from the store."""
+
+    by_hash: _IdSets[str] = field(default_factory=_IdSets)
+    by_band: _IdSets[int] = field(default_factory=_IdSets)
+    by_slot: _IdSets[int] = field(default_factory=_IdSets)
+    count: int = 0
+    newest_slot: int | None = None
+    next_sequence: int = 0
 
 
 class DuplicateIndex:
@@ -119,130 +197,193 @@ class DuplicateIndex:
         self.max_entries = max_entries
         self.threshold = threshold
         self.slot_seconds = window_seconds / SLOTS_PER_WINDOW
+        self._lookups: _Lookups | None = None
+        self._generation = 0
+
+    # --- the interface -------------------------------------------------------------------------
 
     def check(self, article_id: str, fp: Fingerprint, seen_at: float) -> DuplicateMatch | None:
         """The earlier article this one duplicates, if any; then remember this one.
 
         An id seen before (a replay after a restart, at-least-once delivery) gets the same answer
-        as the first time and is not counted twice.
+        as the first time and is not remembered twice.
         """
-        known = self.store.get(f"d:{article_id}")
+        lookups = self._ensure_lookups()
+        known = self.store.get(ENTRY_PREFIX + article_id)
         if known is not None:
             return DuplicateMatch(*known["dup"]) if known["dup"] else None
-        slot = int(seen_at // self.slot_seconds)
-        self._expire(slot)
-        match = self._find(fp)
-        self._add(article_id, fp, slot, match)
+        band_keys = _band_keys(fp.signature[np.newaxis])[0].tolist()
+        self._expire(lookups, self._slot(seen_at))
+        match = self._find(lookups, fp, band_keys)
+        entry = {
+            "sig": _encode(fp.signature),
+            "hash": fp.content_hash,
+            "at": seen_at,
+            "n": lookups.next_sequence,
+            "dup": [match.duplicate_of, match.similarity] if match else None,
+        }
+        self.store[ENTRY_PREFIX + article_id] = entry
+        self._remember(lookups, article_id, entry, band_keys)
+        while lookups.count > self.max_entries:
+            self._forget(lookups, self._oldest(lookups))
         return match
 
     def __len__(self) -> int:
-        return int(self.store.get("meta", {}).get("count", 0))
+        return self._ensure_lookups().count
 
-    def _find(self, fp: Fingerprint) -> DuplicateMatch | None:
-        best = self._best_candidate(fp)
+    def invalidate(self) -> None:
+        """Drop the in-memory lookups: the store was replaced or recovered behind the index."""
+        self._lookups = None
+        self._generation += 1
+
+    def rebuild(self) -> Iterator[int]:
+        """Derive the lookups from the store, yielding the number of entries done every
+        ``REBUILD_CHUNK`` of them, so that an event loop can breathe in between.
+
+        The result is kept only if nothing invalidated or rebuilt the lookups meanwhile.
+        """
+        generation = self._generation
+        held = sorted(
+            (
+                (entry["n"], key[len(ENTRY_PREFIX) :], entry)
+                for key, entry in list(self.store.items())
+                if key.startswith(ENTRY_PREFIX)
+            ),
+            key=lambda item: item[0],
+        )
+        lookups = _Lookups()
+        for start in range(0, len(held), REBUILD_CHUNK):
+            chunk = held[start : start + REBUILD_CHUNK]
+            signatures = np.stack([_decode(entry["sig"]) for _, _, entry in chunk])
+            for (_, article_id, entry), keys in zip(
+                chunk, _band_keys(signatures).tolist(), strict=True
+            ):
+                self._remember(lookups, article_id, entry, keys)
+            yield start + len(chunk)
+        if self._lookups is None and self._generation == generation:
+            self._lookups = lookups
+
+    # --- internals -----------------------------------------------------------------------------
+
+    def _ensure_lookups(self) -> _Lookups:
+        if self._lookups is None:
+            for _ in self.rebuild():
+                pass
+        assert self._lookups is not None
+        return self._lookups
+
+    def _slot(self, seen_at: float) -> int:
+        return int(seen_at // self.slot_seconds)
+
+    def _remember(
+        self, lookups: _Lookups, article_id: str, entry: dict[str, Any], band_keys: list[int]
+    ) -> None:
+        slot = self._slot(entry["at"])
+        lookups.by_hash.add(entry["hash"], article_id)
+        for key in band_keys:
+            lookups.by_band.add(key, article_id)
+        lookups.by_slot.add(slot, article_id)
+        lookups.count += 1
+        newest = lookups.newest_slot
+        lookups.newest_slot = slot if newest is None else max(newest, slot)
+        lookups.next_sequence = max(lookups.next_sequence, entry["n"] + 1)
+
+    def _find(
+        self, lookups: _Lookups, fp: Fingerprint, band_keys: list[int]
+    ) -> DuplicateMatch | None:
+        best = self._best_candidate(lookups, fp, band_keys)
         if best is None:
             return None
         candidate, score = best
         root = self._root(candidate)
-        if root != candidate and (root_entry := self.store.get(f"d:{root}")) is not None:
+        if root != candidate and (root_entry := self.store.get(ENTRY_PREFIX + root)) is not None:
             score = fp.similarity(_decode(root_entry["sig"]))
         return DuplicateMatch(root, round(score, 4))
 
-    def _best_candidate(self, fp: Fingerprint) -> tuple[str, float] | None:
+    def _best_candidate(
+        self, lookups: _Lookups, fp: Fingerprint, band_keys: list[int]
+    ) -> tuple[str, float] | None:
         """The earlier article with the same content, else the most similar one over threshold."""
-        exact = self.store.get(f"x:{fp.content_hash}")
+        exact = lookups.by_hash.oldest(fp.content_hash)
         if exact is not None:
-            return exact["id"], 1.0
+            return exact, 1.0
         candidates: set[str] = set()
-        for key in _band_keys(fp.signature):
-            candidates.update(self.store.get(key, {}).get("ids", ()))
+        for key in band_keys:
+            candidates.update(lookups.by_band.newest(key, MAX_BUCKET_IDS))
         best: tuple[str, float] | None = None
         for candidate in sorted(candidates):
-            entry = self.store.get(f"d:{candidate}")
-            if entry is None:
-                continue
-            score = fp.similarity(_decode(entry["sig"]))
+            score = fp.similarity(_decode(self.store[ENTRY_PREFIX + candidate]["sig"]))
             if score >= self.threshold and (best is None or score > best[1]):
                 best = (candidate, score)
         return best
 
     def _root(self, article_id: str) -> str:
         """The first article of a group: a duplicate points at its root, never at another copy."""
-        entry = self.store.get(f"d:{article_id}")
+        entry = self.store.get(ENTRY_PREFIX + article_id)
         return entry["dup"][0] if entry and entry["dup"] else article_id
 
-    def _add(
-        self, article_id: str, fp: Fingerprint, slot: int, match: DuplicateMatch | None
-    ) -> None:
-        self.store[f"d:{article_id}"] = {
-            "sig": _encode(fp.signature),
-            "hash": fp.content_hash,
-            "slot": slot,
-            "dup": [match.duplicate_of, match.similarity] if match else None,
-        }
-        if f"x:{fp.content_hash}" not in self.store:
-            self.store[f"x:{fp.content_hash}"] = {"id": article_id}
-        for key in _band_keys(fp.signature):
-            bucket = self.store.get(key, {}).get("ids", [])
-            self.store[key] = {"ids": [*bucket[-(MAX_BUCKET_IDS - 1) :], article_id]}
-        slot_key = f"s:{slot}"
-        self.store[slot_key] = {"ids": [*self.store.get(slot_key, {}).get("ids", []), article_id]}
-        meta = self._meta()
-        meta["count"] += 1
-        meta["newest"] = max(meta["newest"], slot) if meta["newest"] is not None else slot
-        meta["oldest"] = min(meta["oldest"], slot) if meta["oldest"] is not None else slot
-        self.store["meta"] = meta
-        while meta["count"] > self.max_entries:
-            self._evict_oldest(meta)
-
-    def _meta(self) -> dict[str, Any]:
-        return dict(self.store.get("meta") or {"count": 0, "oldest": None, "newest": None})
-
-    def _expire(self, slot: int) -> None:
+    def _expire(self, lookups: _Lookups, slot: int) -> None:
         """Forget every article first seen a whole window before the newest one."""
-        meta = self._meta()
-        if meta["oldest"] is None:
+        if lookups.newest_slot is None:
             return
-        newest = max(meta["newest"], slot)
-        cutoff = newest - SLOTS_PER_WINDOW
-        changed = False
-        while meta["oldest"] is not None and meta["oldest"] < cutoff:
-            for article_id in self.store.pop(f"s:{meta['oldest']}", {}).get("ids", []):
-                self._forget(article_id, meta)
-            meta["oldest"] = meta["oldest"] + 1 if meta["count"] else None
-            changed = True
-        if meta["oldest"] is None:
-            meta["newest"] = None
-        if changed:
-            self.store["meta"] = meta
+        cutoff = max(lookups.newest_slot, slot) - SLOTS_PER_WINDOW
+        for old_slot in sorted(s for s in lookups.by_slot if s < cutoff):
+            for article_id in lookups.by_slot.all(old_slot):
+                self._forget(lookups, article_id)
 
-    def _evict_oldest(self, meta: dict[str, Any]) -> None:
-        """Over the size bound: drop the single oldest article."""
-        while meta["oldest"] is not None:
-            slot_key = f"s:{meta['oldest']}"
-            queued = self.store.get(slot_key, {}).get("ids", [])
-            if queued:
-                self._forget(queued[0], meta)
-                if queued[1:]:
-                    self.store[slot_key] = {"ids": queued[1:]}
-                else:
-                    self.store.pop(slot_key, None)
-                break
-            meta["oldest"] += 1
-        if meta["count"] == 0:
-            meta["oldest"] = meta["newest"] = None
-        self.store["meta"] = meta
+    def _oldest(self, lookups: _Lookups) -> str:
+        oldest = lookups.by_slot.oldest(min(lookups.by_slot))
+        assert oldest is not None
+        return oldest
 
-    def _forget(self, article_id: str, meta: dict[str, Any]) -> None:
-        entry = self.store.pop(f"d:{article_id}", None)
-        if entry is None:
-            return
-        meta["count"] -= 1
-        if self.store.get(f"x:{entry['hash']}", {}).get("id") == article_id:
-            del self.store[f"x:{entry['hash']}"]
-        for key in _band_keys(_decode(entry["sig"])):
-            bucket = [i for i in self.store.get(key, {}).get("ids", []) if i != article_id]
-            if bucket:
-                self.store[key] = {"ids": bucket}
-            else:
-                self.store.pop(key, None)
+    def _forget(self, lookups: _Lookups, article_id: str) -> None:
+        """Delete the article's entry (a tombstone in a changelog) and its lookups."""
+        entry = self.store.pop(ENTRY_PREFIX + article_id)
+        lookups.by_hash.remove(entry["hash"], article_id)
+        for key in _band_keys(_decode(entry["sig"])[np.newaxis])[0].tolist():
+            lookups.by_band.remove(key, article_id)
+        lookups.by_slot.remove(self._slot(entry["at"]), article_id)
+        lookups.count -= 1
+        if lookups.count == 0:
+            lookups.newest_slot = None
+
+
+class DedupStage:
+    """Duplicate detection over a batch of clean-article messages, against one index.
+
+    Every message gets one result, in order: the article, with ``duplicate_of`` and
+    ``duplicate_similarity`` set if it repeats an earlier one, or a dead letter. Whether annotated
+    duplicates are then emitted or dropped (``dedup_mode``) is the caller's choice.
+    """
+
+    name = "dedup"
+    input_schema = "clean-article"
+    output_schema = "clean-article"
+    info = StageInfo()
+
+    def __init__(self, index: DuplicateIndex) -> None:
+        self.index = index
+
+    def process(self, batch: Sequence[Incoming]) -> list[Article | DeadLetter]:
+        results: list[Article | DeadLetter] = []
+        for message in batch:
+            started = time.perf_counter()
+            try:
+                outcome = self._process_one(message)
+            except Exception as exc:  # a bug or a pathological input: a dead letter, not a crash
+                outcome = dead_letter(self.name, message, Rejection(Reason.STAGE_ERROR, repr(exc)))
+            if isinstance(outcome, Article):
+                outcome.timings[f"{self.name}_ms"] = (time.perf_counter() - started) * 1000
+            results.append(outcome)
+        return results
+
+    def _process_one(self, message: Incoming) -> Article | DeadLetter:
+        article = decode_article(message)
+        if isinstance(article, Rejection):
+            return dead_letter(self.name, message, article)
+        seen_at = parse_timestamp(article.received_at).timestamp()
+        match = self.index.check(article.id, fingerprint(article.text), seen_at)
+        if match is not None:
+            article.duplicate_of = match.duplicate_of
+            article.duplicate_similarity = match.similarity
+        return article

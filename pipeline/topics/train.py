@@ -27,16 +27,19 @@ from pipeline.topics.model import TopicModel, tokenize
 from pipeline.topics.taxonomy import Taxonomy, iptc_media_topics
 
 SHIPPED_NAME = "wirestream-iptc-topics"
-SHIPPED_VERSION = "2026.11.1"
+SHIPPED_VERSION = "2026.11.2"
 DEFAULT_SEED = 20261101
 DEFAULT_DATA_DIR = Path("../shared/data")
 WIKINEWS_TOPICS = Path("wikinews-topics/wikinews_ml4nlp_topics.jsonl")
 WIKINEWS_RANDOM = Path("wikinews-full/wikinews_50_random.json")
 HUFFPOST = Path("huffpost/news_category_subset.jsonl")
-# Short news snippets written for Wirestream (no third-party text), labelled with IPTC codes.
-# They cover what the corpora barely do (consumer and internet technology, labour, society,
-# lifestyle, religion) and weigh ``FitOptions.written_weight`` stories each.
-WRITTEN_SNIPPETS = Path(__file__).parent / "data" / "written" / "news-snippets.jsonl"
+# Short news snippets written for Wirestream (no third-party text), labelled with IPTC codes;
+# each weighs ``FitOptions.written_weight`` stories. news-snippets.jsonl (round 1) covers what
+# the corpora barely do (consumer and internet technology, labour, society, lifestyle,
+# religion); iptc-topics.jsonl (round 2) goes through the subjects IPTC lists under each of
+# the 17 topics. See the model card for how each set was written.
+WRITTEN_DIR = Path(__file__).parent / "data" / "written"
+WRITTEN_SNIPPETS = (WRITTEN_DIR / "news-snippets.jsonl", WRITTEN_DIR / "iptc-topics.jsonl")
 
 # Wikinews topic portals -> IPTC Media Topics. "Local only" names no subject and is dropped.
 # Obituaries and Wackynews are stories about people and oddities: IPTC's human interest.
@@ -158,7 +161,8 @@ class Example:
     weight: float = 1.0
 
 
-# Below this many texts (a user's first few examples) every word is kept as a feature.
+# Below this many texts (a user's first few examples) every word is kept as a feature and the
+# scores are the logistic heads' own, uncalibrated.
 SMALL_CORPUS = 200
 
 
@@ -171,6 +175,13 @@ class FitOptions:
     title_repeat: int = 2
     folds: int = 5
     written_weight: float = 3.0
+    # Each story's weight is multiplied by (mean topic frequency / its topics' frequency) to
+    # this power: the sources' mix of topics (a third politics) says nothing of a user's stream.
+    topic_balance: float = 0.5
+    # Naive Bayes margin per unit of logistic margin in the calibrated score; None fits it.
+    # Naive Bayes ranks the primary topic of a long story better, logistic regression says
+    # better which other topics apply (see the model card's ablation).
+    bayes_share: float | None = 4.0
 
 
 @dataclass(slots=True)
@@ -285,7 +296,8 @@ def shipped_corpus(data_dir: Path, written_weight: float = FitOptions().written_
     if written_weight > 0:
         train += [
             dataclasses.replace(e, source="written", weight=written_weight)
-            for e in read_labelled_jsonl(WRITTEN_SNIPPETS)
+            for path in WRITTEN_SNIPPETS
+            for e in read_labelled_jsonl(path)
         ]
     counts: dict[str, Any] = {"train": len(train), "held_out": len(held_out)}
     for source in sorted({e.source for e in train}):
@@ -398,22 +410,63 @@ def _fit_heads(
     return _Heads(vectorizer, logistic_weights, logistic_bias, bayes_weights)
 
 
-def _fit_calibration(logistic: np.ndarray, bayes: np.ndarray, targets: np.ndarray) -> np.ndarray:
+def topic_balance_weights(targets: np.ndarray, weights: np.ndarray, power: float) -> np.ndarray:
+    """Story weights times (mean topic frequency / frequency of the story's topics) ** power,
+    averaged over its topics, so that frequent topics do not win every close call."""
+    if power == 0:
+        return weights
+    frequency = (targets * weights[:, None]).sum(axis=0)
+    present = frequency > 0
+    factor = np.ones_like(frequency)
+    factor[present] = (frequency[present].mean() / frequency[present]) ** power
+    return weights * (targets * factor).sum(axis=1) / np.maximum(targets.sum(axis=1), 1)
+
+
+def _fit_calibration(
+    logistic: np.ndarray, bayes: np.ndarray, targets: np.ndarray, bayes_share: float | None
+) -> np.ndarray:
     """One logistic regression from the two heads' held-out scores to the labels of all topics:
     shared slopes keep scores comparable across topics (the best is the primary topic), and a
-    per-topic intercept carries each topic's base rate. Rows of the result: a, b, c."""
+    per-topic intercept carries each topic's base rate. With ``bayes_share`` the two heads enter
+    as ``logistic + bayes_share * bayes`` under one fitted slope. Rows of the result: a, b, c."""
     from sklearn.linear_model import LogisticRegression
 
     rows, topics = targets.shape
-    design = np.zeros((rows * topics, 2 + topics))
-    design[:, 0] = logistic.ravel()
-    design[:, 1] = bayes.ravel()
-    design[np.arange(rows * topics), 2 + np.tile(np.arange(topics), rows)] = 1.0
+    inputs = [logistic, bayes] if bayes_share is None else [logistic + bayes_share * bayes]
+    design = np.zeros((rows * topics, len(inputs) + topics))
+    for column, scores in enumerate(inputs):
+        design[:, column] = scores.ravel()
+    design[np.arange(rows * topics), len(inputs) + np.tile(np.arange(topics), rows)] = 1.0
     model = LogisticRegression(C=100.0, fit_intercept=False, max_iter=1000).fit(
         design, targets.ravel()
     )
-    slopes, intercepts = model.coef_[0][:2], model.coef_[0][2:]
+    fitted, intercepts = model.coef_[0][: len(inputs)], model.coef_[0][len(inputs) :]
+    slopes = fitted if bayes_share is None else np.array([fitted[0], fitted[0] * bayes_share])
     return np.column_stack([np.tile(slopes, (topics, 1)), intercepts])
+
+
+def _out_of_fold_calibration(
+    examples: Sequence[Example],
+    texts: Sequence[str],
+    targets: np.ndarray,
+    weights: np.ndarray,
+    options: FitOptions,
+    seed: int,
+) -> np.ndarray:
+    """The calibration fitted on each story's scores from heads that never saw it."""
+    from sklearn.model_selection import KFold
+
+    folds = KFold(n_splits=options.folds, shuffle=True, random_state=seed)
+    logistic = np.zeros(targets.shape)
+    bayes = np.zeros(targets.shape)
+    for fit_rows, score_rows in folds.split(texts):
+        heads = _fit_heads(
+            [texts[i] for i in fit_rows], targets[fit_rows], weights[fit_rows], options, seed
+        )
+        logistic[score_rows], bayes[score_rows] = heads.scores(
+            [_untitled(examples[i]) for i in score_rows]
+        )
+    return _fit_calibration(logistic, bayes, targets, options.bayes_share)
 
 
 def fit_topic_model(
@@ -426,7 +479,8 @@ def fit_topic_model(
     options: FitOptions = FitOptions(),
     provenance: dict[str, Any] | None = None,
 ) -> TopicModel:
-    """Fit both heads on every example and the calibration on out-of-fold scores."""
+    """Fit both heads on every example and, from ``SMALL_CORPUS`` texts up, the calibration on
+    out-of-fold scores."""
     index = {code: k for k, code in enumerate(taxonomy.codes)}
     unknown = sorted({c for e in examples for c in e.codes} - index.keys())
     if unknown:
@@ -434,24 +488,20 @@ def fit_topic_model(
     if len(examples) < 4:
         raise TrainingDataError("training needs at least 4 labelled texts")
     texts = [training_text(e, options.title_repeat) for e in examples]
-    weights = np.array([e.weight for e in examples])
     targets = np.zeros((len(examples), len(index)), dtype=np.int8)
     for row, example in enumerate(examples):
         targets[row, [index[c] for c in example.codes]] = 1
+    weights = topic_balance_weights(
+        targets, np.array([e.weight for e in examples]), options.topic_balance
+    )
 
-    from sklearn.model_selection import KFold
-
-    folds = KFold(n_splits=min(options.folds, len(examples)), shuffle=True, random_state=seed)
-    logistic = np.zeros(targets.shape)
-    bayes = np.zeros(targets.shape)
-    for fit_rows, score_rows in folds.split(texts):
-        heads = _fit_heads(
-            [texts[i] for i in fit_rows], targets[fit_rows], weights[fit_rows], options, seed
-        )
-        logistic[score_rows], bayes[score_rows] = heads.scores(
-            [_untitled(examples[i]) for i in score_rows]
-        )
-    calibration = _fit_calibration(logistic, bayes, targets)
+    if len(examples) < SMALL_CORPUS:
+        # Folds of a few stories calibrate nothing (their slopes can even come out negative):
+        # a small model's scores are its logistic heads' own probabilities.
+        calibration = np.zeros((len(index), 3))
+        calibration[:, 0] = 1.0
+    else:
+        calibration = _out_of_fold_calibration(examples, texts, targets, weights, options, seed)
 
     heads = _fit_heads(texts, targets, weights, options, seed)
     vocabulary = {term: int(i) for term, i in heads.vectorizer.vocabulary_.items()}
@@ -495,7 +545,9 @@ def train_shipped_model(
                 "wikinews-topics": f"{WIKINEWS_TOPICS} (CC BY 2.5, en.wikinews.org)",
                 "wikinews-full": f"{WIKINEWS_RANDOM} (CC BY 2.5, en.wikinews.org)",
                 "huffpost": f"{HUFFPOST} (CC BY 4.0, Misra 2022)",
-                "written": "pipeline/topics/data/written/news-snippets.jsonl (Wirestream)",
+                "written": [
+                    f"pipeline/topics/data/written/{p.name} (Wirestream)" for p in WRITTEN_SNIPPETS
+                ],
             },
             "examples": corpus.counts,
         },

@@ -1,4 +1,4 @@
-"""The clean stage over messages: the seed article, language, duplicates annotated or dropped."""
+"""The clean stage over messages: the seed article, language, dead letters."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ import pytest
 from pipeline import codec, schemas
 from pipeline.envelope import Incoming
 from pipeline.models import Article, DeadLetter
-from pipeline.settings import Settings
 from pipeline.stages.clean import CleanStage, clean_text, split_paragraphs
-from pipeline.stages.dedup import DuplicateIndex
 
 SEED = Path(__file__).resolve().parents[3] / "shared" / "samples" / "seed-article.txt"
 BODY = (
@@ -58,44 +56,6 @@ def test_empty_after_cleaning_is_a_dead_letter(stage: CleanStage) -> None:
     [result] = stage.process([message({"body": "<p><script>x()</script></p>"})])
     assert isinstance(result, DeadLetter)
     assert result.reason == "empty_body"
-
-
-def test_duplicates_annotated() -> None:
-    index = DuplicateIndex({}, window_seconds=3600, max_entries=100)
-    stage = CleanStage(1 << 20, duplicates=index)
-    first, copy = stage.process(
-        [message({"id": "a", "body": BODY}), message({"id": "b", "body": BODY.upper()}, 1.7e9 + 5)]
-    )
-    assert isinstance(first, Article)
-    assert first.duplicate_of is None
-    assert isinstance(copy, Article)
-    assert (copy.duplicate_of, copy.duplicate_similarity) == ("a", 1.0)
-    assert stage.duplicate_counts == {"annotated": 1}
-    assert schemas.errors("clean-article", codec.to_plain(copy)) == []
-
-
-def test_duplicates_dropped() -> None:
-    index = DuplicateIndex({}, window_seconds=3600, max_entries=100)
-    stage = CleanStage(1 << 20, duplicates=index, dedup_mode="drop", detect_language=False)
-    results = stage.process(
-        [message({"id": "a", "body": BODY}), message({"id": "b", "body": BODY})]
-    )
-    assert [r.id for r in results] == ["a"]
-    assert stage.duplicate_counts == {"dropped": 1}
-
-
-def test_unknown_dedup_mode_is_refused() -> None:
-    with pytest.raises(ValueError, match="dedup_mode"):
-        CleanStage(1 << 20, dedup_mode="merge", detect_language=False)
-
-
-def test_dedup_settings_are_validated() -> None:
-    assert Settings.load(env={}).dedup_mode == "annotate"
-    assert Settings.load(env={"WIRESTREAM_DEDUP_MODE": "drop"}).dedup_mode == "drop"
-    with pytest.raises(ValueError, match="dedup_mode"):
-        Settings.load(env={"WIRESTREAM_DEDUP_MODE": "merge"})
-    with pytest.raises(ValueError, match="dedup_threshold"):
-        Settings.load(env={"WIRESTREAM_DEDUP_THRESHOLD": "1.5"})
 
 
 def test_paragraph_splitting_joins_hard_wraps_only() -> None:

@@ -1,13 +1,25 @@
-"""Duplicate index: exact and near duplicates, replays, expiry by time and by size, state kept
-in the mapping handed in."""
+"""Duplicate index: exact and near duplicates, replays, expiry by time and by size, one entry
+per article in the mapping handed in, lookups rebuilt from it; the dedup stage over messages."""
 
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
 
-from pipeline.stages.dedup import DuplicateIndex, DuplicateMatch, fingerprint, shingles
+from pipeline import codec, schemas
+from pipeline.envelope import Incoming
+from pipeline.models import Article, DeadLetter
+from pipeline.settings import Settings
+from pipeline.stages.clean import CleanStage
+from pipeline.stages.dedup import (
+    DedupStage,
+    DuplicateIndex,
+    DuplicateMatch,
+    fingerprint,
+    shingles,
+)
 
 HOUR = 3600.0
 STORY = (
@@ -86,6 +98,108 @@ def test_state_lives_in_the_store_and_is_json() -> None:
     assert match.duplicate_of == "a"
 
 
+class CountingStore(dict):
+    """A dict that counts writes and deletes, as a table's changelog would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+        self.deletes = 0
+
+    def __setitem__(self, key, value) -> None:
+        self.writes += 1
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key) -> None:
+        self.deletes += 1
+        super().__delitem__(key)
+
+    def pop(self, key, *default):
+        if key in self:
+            self.deletes += 1
+        return super().pop(key, *default)
+
+
+def test_one_entry_per_article_and_one_write_per_check() -> None:
+    store = CountingStore()
+    index = make_index(store, max_entries=20)
+    for i, text in enumerate(variants(60)):
+        index.check(f"n{i}", fingerprint(text), i * 60.0)
+    assert store.writes == 60
+    assert store.deletes == 40
+    assert sorted(store) == sorted(f"d:n{i}" for i in range(40, 60))
+    # Values do not grow with the index: every entry is one signature and a few scalars.
+    assert max(len(json.dumps(v)) for v in store.values()) < 1000
+
+
+def variants(count: int) -> list[str]:
+    """Texts in groups of three near-copies (one word changed), each group a different text."""
+    vocabulary = sorted(
+        set((STORY + " " + OTHER).lower().replace(".", "").replace(",", "").split())
+    )
+    texts = []
+    for i in range(count):
+        group, copy = divmod(i, 3)
+        words = random.Random(group).choices(vocabulary, k=60)
+        words[30] = f"edit{copy}"
+        texts.append(" ".join(words))
+    return texts
+
+
+def run(index: DuplicateIndex, start: int, stop: int) -> list[DuplicateMatch | None]:
+    """Articles half an hour apart, with a day's silence before the 90th."""
+    texts = variants(stop)
+    return [
+        index.check(f"n{i}", fingerprint(texts[i]), i * 1800.0 + (24 * HOUR if i >= 90 else 0))
+        for i in range(start, stop)
+    ]
+
+
+def test_rebuilt_from_the_store_an_index_gives_the_same_answers() -> None:
+    """The size bound acts on the way (30 entries hold 15 hours), then expiry (a day's gap)."""
+    live_store: dict = {}
+    live = make_index(live_store, window_seconds=24 * HOUR, max_entries=30)
+    run(live, 0, 60)
+    # A restart: the entries come back from the changelog, in any order.
+    restored = dict(reversed(json.loads(json.dumps(live_store)).items()))
+    rebuilt = make_index(restored, window_seconds=24 * HOUR, max_entries=30)
+    assert len(rebuilt) == len(live) == 30
+    live_answers, rebuilt_answers = run(live, 60, 100), run(rebuilt, 60, 100)
+    assert rebuilt_answers == live_answers
+    assert sum(a is not None for a in live_answers) == 26  # two copies in each group of three
+    assert restored == live_store
+    assert len(rebuilt) == len(live) == 10
+
+
+def test_replays_get_the_same_answer_after_a_rebuild() -> None:
+    store: dict = {}
+    first = run(make_index(store), 0, 9)
+    assert run(make_index(json.loads(json.dumps(store))), 0, 9) == first
+    assert [m.duplicate_of if m else None for m in first[:3]] == [None, "n0", "n0"]
+
+
+def test_invalidate_rebuilds_from_what_the_store_holds_now() -> None:
+    store: dict = {}
+    index = make_index(store)
+    index.check("a", fingerprint(STORY), 0.0)
+    store.clear()  # e.g. the partition moved to another worker and back, with a fresh store
+    index.invalidate()
+    assert len(index) == 0
+    assert index.check("b", fingerprint(STORY), HOUR) is None
+
+
+def test_a_rebuild_overtaken_by_an_invalidation_is_discarded() -> None:
+    store: dict = {}
+    make_index(store).check("a", fingerprint(STORY), 0.0)
+    index = make_index(store)
+    steps = index.rebuild()
+    assert next(steps) == 1
+    index.invalidate()
+    assert list(steps) == []
+    store.clear()
+    assert len(index) == 0  # the stale rebuild was not kept
+
+
 def test_articles_older_than_the_window_are_forgotten() -> None:
     store: dict = {}
     index = make_index(store, window_seconds=24 * HOUR)
@@ -93,20 +207,75 @@ def test_articles_older_than_the_window_are_forgotten() -> None:
     index.check("x", fingerprint(OTHER), 30 * HOUR)
     assert index.check("b", fingerprint(STORY), 31 * HOUR) is None
     assert "d:a" not in store
+    assert sorted(store) == ["d:b", "d:x"]
     assert len(index) == 2
 
 
-def test_size_bound_forgets_the_oldest_and_its_keys() -> None:
+def test_size_bound_forgets_the_oldest_entries() -> None:
     store: dict = {}
     index = make_index(store, max_entries=2)
-    for i in range(5):
+    index.check("n0", fingerprint(STORY), 0.0)
+    for i in range(1, 5):
         index.check(f"n{i}", fingerprint(f"{OTHER} Update number {i} of the day."), float(i))
     assert len(index) == 2
-    assert {k for k in store if k.startswith("d:")} == {"d:n3", "d:n4"}
-    held = {i for k, v in store.items() if k.startswith("b:") for i in v["ids"]}
-    assert held <= {"n3", "n4"}
+    assert sorted(store) == ["d:n3", "d:n4"]
+    # A forgotten article is gone from the lookups too: a copy of it is news again.
+    assert index.check("again", fingerprint(STORY), 5.0) is None
 
 
 def test_invalid_bounds_are_refused() -> None:
     with pytest.raises(ValueError, match="positive"):
         DuplicateIndex({}, window_seconds=0, max_entries=10)
+
+
+def clean_message(article_id: str, body: str, timestamp: float) -> Incoming:
+    """An article as the clean stage puts it on the dedup topic."""
+    raw = Incoming(codec.dumps({"id": article_id, "body": body}), timestamp=timestamp)
+    [article] = CleanStage(1 << 20, detect_language=False).process([raw])
+    assert isinstance(article, Article)
+    return Incoming(codec.dumps(article), key=article_id.encode(), timestamp=timestamp + 0.5)
+
+
+def test_dedup_stage_annotates_copies_and_dead_letters_what_is_not_an_article() -> None:
+    stage = DedupStage(make_index())
+    results = stage.process(
+        [
+            clean_message("a", STORY, 1.7e9),
+            clean_message("b", EDITED, 1.7e9 + 60),
+            Incoming(b"{not json", key=b"x", topic="articles.dedup", partition=0, offset=7),
+            clean_message("c", STORY.upper(), 1.7e9 + 120),
+            clean_message("d", OTHER, 1.7e9 + 180),
+        ]
+    )
+    first, edited, broken, exact, other = results
+    assert isinstance(first, Article) and first.duplicate_of is None
+    assert isinstance(edited, Article) and edited.duplicate_of == "a"
+    assert 0.5 <= (edited.duplicate_similarity or 0) < 1
+    assert isinstance(exact, Article)
+    assert (exact.duplicate_of, exact.duplicate_similarity) == ("a", 1.0)
+    assert isinstance(other, Article) and other.duplicate_of is None
+    assert isinstance(broken, DeadLetter)
+    assert (broken.stage, broken.reason, broken.offset) == ("dedup", "invalid_event", 7)
+    assert schemas.errors("dead-letter", codec.to_plain(broken)) == []
+    for article in (first, edited, exact, other):
+        assert article.timings["dedup_ms"] > 0
+        assert schemas.errors("clean-article", codec.to_plain(article)) == []
+
+
+def test_dedup_stage_times_articles_by_when_they_reached_the_pipeline() -> None:
+    """The window runs on the raw message's timestamp, not on when the check happens."""
+    stage = DedupStage(make_index(window_seconds=24 * HOUR))
+    stage.process([clean_message("a", STORY, 1.7e9)])
+    stage.process([clean_message("x", OTHER, 1.7e9 + 30 * HOUR)])
+    [late] = stage.process([clean_message("b", STORY, 1.7e9 + 31 * HOUR)])
+    assert isinstance(late, Article)
+    assert late.duplicate_of is None
+
+
+def test_dedup_settings_are_validated() -> None:
+    assert Settings.load(env={}).dedup_mode == "annotate"
+    assert Settings.load(env={"WIRESTREAM_DEDUP_MODE": "drop"}).dedup_mode == "drop"
+    with pytest.raises(ValueError, match="dedup_mode"):
+        Settings.load(env={"WIRESTREAM_DEDUP_MODE": "merge"})
+    with pytest.raises(ValueError, match="dedup_threshold"):
+        Settings.load(env={"WIRESTREAM_DEDUP_THRESHOLD": "1.5"})

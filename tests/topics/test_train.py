@@ -15,8 +15,10 @@ from pipeline.topics.model import load_topic_model, tokenize
 from pipeline.topics.train import (
     FitOptions,
     TrainingDataError,
+    _fit_calibration,
     is_held_out,
     read_labelled_jsonl,
+    topic_balance_weights,
     train_custom_model,
     training_text,
     with_lexicon_labels,
@@ -102,3 +104,33 @@ def test_held_out_split_is_a_stable_tenth():
     share = sum(map(is_held_out, keys)) / len(keys)
     assert 0.08 < share < 0.12
     assert [is_held_out(k) for k in keys[:50]] == [is_held_out(k) for k in keys[:50]]
+
+
+def test_topic_balance_weighs_stories_of_rare_topics_up():
+    # Three stories of a frequent topic, one of a rare one, one with both.
+    targets = np.array([[1, 0], [1, 0], [1, 0], [0, 1], [1, 1]], dtype=np.int8)
+    weights = np.ones(5)
+    assert np.array_equal(topic_balance_weights(targets, weights, 0.0), weights)
+    balanced = topic_balance_weights(targets, weights, 0.5)
+    assert balanced[3] > balanced[4] > balanced[0]
+    # Frequencies 4 and 2 around a mean of 3: factors (3/4) ** 0.5 and (3/2) ** 0.5.
+    assert balanced[0] == pytest.approx((3 / 4) ** 0.5)
+    assert balanced[3] == pytest.approx((3 / 2) ** 0.5)
+
+
+def test_calibration_shares_slopes_and_keeps_the_naive_bayes_share():
+    rng = np.random.default_rng(5)
+    targets = (rng.random((300, 3)) < 0.3).astype(np.int8)
+    logistic = 2.0 * targets - 1.0 + rng.normal(0, 1, targets.shape)
+    bayes = np.log(0.2 + 0.6 * targets) + rng.normal(0, 0.3, targets.shape)
+    calibration = _fit_calibration(logistic, bayes, targets, bayes_share=4.0)
+    a, b = calibration[0, :2]
+    assert a > 0
+    assert b == pytest.approx(4.0 * a)
+    assert np.allclose(calibration[:, :2], calibration[0, :2])
+
+
+def test_a_small_corpus_keeps_the_logistic_heads_probabilities(hobby_model_dir):
+    model = load_topic_model(hobby_model_dir)
+    assert np.array_equal(model.calibration[:, :2], np.tile([1.0, 0.0], (3, 1)))
+    assert not model.calibration[:, 2].any()
