@@ -53,6 +53,27 @@ def synthetic_articles(count: int, prefix: str) -> list[dict]:
     return articles
 
 
+_SYLLABLES = ["ka", "lo", "mi", "ne", "ru", "sa", "te", "vo", "zi", "pa", "do", "gre", "lun", "mar"]
+
+
+def distinct_articles(count: int, prefix: str, seed: int = 11) -> list[dict]:
+    """Articles of made-up words, no two alike enough to count as near-duplicates."""
+    import random
+
+    rng = random.Random(seed)
+    vocabulary = sorted(
+        {"".join(rng.choice(_SYLLABLES) for _ in range(rng.randrange(2, 4))) for _ in range(3000)}
+    )
+    return [
+        {
+            "id": f"{prefix}-{n}",
+            "title": " ".join(rng.choice(vocabulary) for _ in range(5)).capitalize(),
+            "body": " ".join(rng.choice(vocabulary) for _ in range(60)).capitalize() + ".",
+        }
+        for n in range(count)
+    ]
+
+
 @dataclass
 class Ledger:
     """What became of each produced article, read back from the enriched and dead-letter topics."""

@@ -18,8 +18,10 @@ from pipeline.producer import produce
 from pipeline.worker import Supervisor
 from tests.e2e.accounting import (
     SOAK,
+    Ledger,
     alive,
     count,
+    distinct_articles,
     kill,
     progress,
     settle,
@@ -29,7 +31,7 @@ from tests.e2e.accounting import (
     wait_ready,
     worker_command,
 )
-from tests.e2e.conftest import running_worker
+from tests.e2e.conftest import counter, running_worker
 
 pytestmark = pytest.mark.e2e
 
@@ -189,3 +191,60 @@ async def test_a_frozen_broker_is_ridden_out_without_a_crash(e2e_settings, broke
         duplicates=ledger.duplicates,
         seconds_from_resume_to_all_delivered=round(finished, 1),
     )
+
+
+async def test_kill_9_of_the_clean_process_with_duplicates_dropped(e2e_settings, tmp_path):
+    """In drop mode a copy leaves no event: each original-and-copy pair must end as exactly one
+    article out and one counted drop, across a crash of the process that holds the duplicate
+    check and its index."""
+    import random
+
+    settings = e2e_settings.replace(dedup_mode="drop")
+    originals = distinct_articles(ARTICLES, "unique")
+    copies = [{**a, "id": f"copy-of-{a['id']}"} for a in originals[: ARTICLES // 5]]
+    stream = originals + copies
+    random.Random(5).shuffle(stream)
+    pairs = [(a["id"], c["id"]) for a, c in zip(originals, copies, strict=False)]
+    paired = {member for pair in pairs for member in pair}
+    singles = {a["id"] for a in originals} - paired
+    expected = {a["id"] for a in stream}
+    async with running_worker(settings, tmp_path, "worker") as worker:
+        producing = asyncio.create_task(produce_gradually(settings, stream, ARTICLES / 40))
+        await progress(settings, expected, len(stream) // 3, timeout=120)
+        pid = worker.stages["clean"].process.pid
+        kill(pid)
+        await until_ready_again(worker, "clean", pid)
+        await producing
+        await settle_groups(settings, expected, [*({s} for s in singles), *map(set, pairs)])
+        dropped_counted = counter(worker, "wirestream_duplicates_total", mode="dropped")
+    ledger = await count(settings, expected)
+    seen = set(ledger.event_ids) | set(ledger.dead)
+    for first, second in pairs:
+        assert (first in seen) != (second in seen), f"pair {first}: both or neither came out"
+    ledger.dropped = expected - seen
+    ledger.check()
+    assert len(ledger.dropped) == len(pairs)
+    # The counter counts each drop once, and again for a drop redone after the crash.
+    assert dropped_counted >= len(pairs)
+    report(
+        "kill -9 clean with duplicates dropped",
+        articles=len(stream),
+        pairs=len(pairs),
+        drops_counted=int(dropped_counted),
+        duplicates=ledger.duplicates,
+    )
+
+
+async def settle_groups(settings, expected: set[str], groups: list[set[str]]) -> None:
+    """Until one member of every group has come out of the pipeline."""
+    from pipeline.producer import read_topics
+
+    ledger = Ledger(expected)
+    waiting = list(groups)
+    async with asyncio.timeout(SETTLE_TIMEOUT):
+        async for record in read_topics(settings, [settings.topic_enriched, settings.topic_dlq]):
+            ledger.add(record.topic, settings, record.key, record.value)
+            out = ledger.accounted
+            waiting = [group for group in waiting if not group & out]
+            if not waiting:
+                return
