@@ -151,7 +151,7 @@ class StageRunner:
     async def _attempt(self, batch: Sequence[Incoming]) -> list[Result]:
         try:
             return await self.stage.process(batch, self.time_limit)
-        except (StageFailure, StageUnavailable, asyncio.CancelledError):
+        except (StageFailure, StageUnavailable):
             raise
         except Exception as exc:
             # Stages turn per-article failures into dead letters themselves; this is the last
@@ -226,9 +226,7 @@ class BatchLoop:
                 for event in events:
                     await stream.ack(event)
                 self.after(len(events), results, started)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
+        except Exception as exc:  # a cancellation (the app stopping) passes through
             await self.on_fatal(self.app, f"{self.name} agent failed: {exc!r}", exc)
             return
         if not (self.app.should_stop or stream.should_stop):
