@@ -3,9 +3,11 @@
 Raw: ``nlp.pipe`` with the model's NER components only (what ``load_nlp`` enables), entities
 read off each document. Stage: ``NerStage.process`` on the same texts as clean-article
 messages, in batches of the configured size: decoding, NER, label repair, canonical entities
-and salience. The two alternate batch by batch; the medians of the rounds are reported.
-Separately, the canonicalization and salience work alone (``canonicalize`` on spans already
-found) and the label repair alone, each as a fraction of raw NER time.
+and salience. Third, the same stage as a worker runs it: in its own code process, each batch
+sent over a socket and its results sent back (``IsolatedStage``). The three alternate batch by
+batch; the medians of the rounds are reported. Separately, the canonicalization and salience
+work alone (``canonicalize`` on spans already found) and the label repair alone, each as a
+fraction of raw NER time.
 
     python bench/ner_speed.py [--articles 200] [--rounds 5] [--model en_core_web_sm]
 """
@@ -13,6 +15,7 @@ found) and the label repair alone, each as a fraction of raw NER time.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import csv
 import sys
 import time
@@ -22,6 +25,7 @@ from _common import SHARED_DATA, article_message, median
 
 from pipeline.entities import repair
 from pipeline.entities.canonical import canonicalize
+from pipeline.executor import IsolatedStage
 from pipeline.settings import Settings
 from pipeline.stages.clean import clean_text
 from pipeline.stages.ner import build_ner_stage, load_nlp
@@ -64,6 +68,13 @@ def main() -> None:
             for doc in raw_nlp.pipe(texts_in_batch, batch_size=settings.batch_size):
                 [(e.text, e.label_, e.start_char, e.end_char) for e in doc.ents]
 
+    loop = asyncio.new_event_loop()
+    isolated = IsolatedStage(settings, "ner")
+    loop.run_until_complete(isolated.start())
+
+    def isolated_batch(batch: list) -> None:
+        loop.run_until_complete(isolated.process(batch, 600.0))
+
     def timed(work, *arguments) -> float:
         started = time.perf_counter()
         work(*arguments)
@@ -91,23 +102,36 @@ def main() -> None:
     # Warm up, then alternate raw and stage batch by batch (the order flipping every batch), so
     # that load from other processes on a shared machine hits both alike.
     raw_batch(texts[: settings.batch_size]), stage.process(batches[0])
-    raw_times, stage_times, canonical_times, repair_times = [], [], [], []
+    isolated_batch(batches[0])
+    raw_times, stage_times, isolated_times, canonical_times, repair_times = [], [], [], [], []
     for _ in range(args.rounds):
-        raw_total = stage_total = 0.0
+        raw_total = stage_total = isolated_total = 0.0
         for number, batch in enumerate(batches):
             batch_texts = texts[number * settings.batch_size : (number + 1) * settings.batch_size]
-            if number % 2:
-                stage_total += timed(stage.process, batch)
-                raw_total += timed(raw_batch, batch_texts)
-            else:
-                raw_total += timed(raw_batch, batch_texts)
-                stage_total += timed(stage.process, batch)
+            runs = [
+                ("raw", raw_batch, batch_texts),
+                ("stage", stage.process, batch),
+                ("isolated", isolated_batch, batch),
+            ]
+            # Rotate the order every batch.
+            for name, work, argument in runs[number % 3 :] + runs[: number % 3]:
+                seconds = timed(work, argument)
+                if name == "raw":
+                    raw_total += seconds
+                elif name == "stage":
+                    stage_total += seconds
+                else:
+                    isolated_total += seconds
         raw_times.append(raw_total)
         stage_times.append(stage_total)
+        isolated_times.append(isolated_total)
         canonical_times.append(run_canonical())
         repair_times.append(run_repair())
+    isolated.stop()
+    loop.close()
     raw_rate = len(texts) / median(raw_times)
     stage_rate = len(texts) / median(stage_times)
+    isolated_rate = len(texts) / median(isolated_times)
     round_ratios = [r / s for r, s in zip(raw_times, stage_times, strict=True)]
     characters = sum(map(len, texts))
     print(
@@ -118,6 +142,8 @@ def main() -> None:
     print(f"Wirestream NER stage:     {stage_rate:8.1f} articles/s")
     print(f"ratio stage/raw:          {stage_rate / raw_rate:8.3f}  (target >= 0.90)")
     print(f"per-round ratios:         {', '.join(f'{r:.3f}' for r in round_ratios)}")
+    print(f"stage in its code process:{isolated_rate:8.1f} articles/s")
+    print(f"ratio code process/raw:   {isolated_rate / raw_rate:8.3f}  (as a worker runs it)")
     share = median(canonical_times) / median(raw_times)
     print(
         f"canonical entities + salience: {median(canonical_times) * 1000 / len(texts):.2f} ms "

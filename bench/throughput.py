@@ -80,6 +80,18 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def child_pids(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children", encoding="utf-8") as handle:
+        return [int(child) for child in handle.read().split()]
+
+
+def stage_peaks(pid: int) -> str:
+    """Peak RSS of a stage process and of its code process (the child that holds the models)."""
+    children = child_pids(pid)
+    code = f" + code {max(peak_rss_mib(c) for c in children):.0f}" if children else ""
+    return f"{peak_rss_mib(pid):.0f}{code} MiB"
+
+
 async def pipeline_round(
     settings: Settings, articles: list[dict], tag: str
 ) -> tuple[float, list[str]]:
@@ -153,7 +165,7 @@ async def main() -> None:
                         f"raw spaCy {raw_rate:.1f} articles/s, ratio {pipe_rate / raw_rate:.2f}"
                     )
                 peaks = {
-                    s.stage: peak_rss_mib(s.process.pid)
+                    s.stage: stage_peaks(s.process.pid)
                     for s in supervisor.stages.values()
                     if s.process
                 }
@@ -167,7 +179,7 @@ async def main() -> None:
         f"median: pipeline {pipe:.1f} articles/s, raw spaCy ceiling {ceil:.1f} articles/s, "
         f"ratio {ratio:.2f}"
     )
-    print("peak RSS per worker process: " + ", ".join(f"{k} {v:.0f} MiB" for k, v in peaks.items()))
+    print("peak RSS per stage process: " + ", ".join(f"{k} {v}" for k, v in peaks.items()))
 
 
 if __name__ == "__main__":
