@@ -23,6 +23,7 @@ from rapidfuzz import fuzz
 
 from pipeline.entities.lexicon import (
     PERSON_LABELS,
+    PLACE_LABELS,
     AliasTable,
     Titles,
     load_titles,
@@ -204,6 +205,15 @@ def _join_people(clusters: list[_Cluster]) -> list[_Cluster]:
     # surname, each mention goes to the one named most recently before it.
     moved: dict[int, list[tuple[int, Span]]] = {}
     full_set = set(full)
+    # The last word of a place named in full (`Co Kerry`) that is also a person's surname
+    # (`Sergeant Niall Kerry`): its mentions labelled as a place go to the place.
+    place_tails = {
+        key.split()[-1]: i
+        for i, cluster in enumerate(clusters)
+        if cluster.label() in PLACE_LABELS
+        for key in cluster.name_keys()
+        if len(key.split()) >= 2
+    }
     for i, cluster in enumerate(clusters):
         keys = cluster.name_keys()
         if i in full_set or any(len(k.split()) != 1 for k in keys) or cluster.alias_name:
@@ -214,7 +224,18 @@ def _join_people(clusters: list[_Cluster]) -> list[_Cluster]:
             # A given name alone (`Ahmed` after `Ahmed Mohamed`) names the one person with it.
             given = [root for root, names in given_name_of.items() if word in names]
             owners = given if len(given) == 1 else []
-        if len(owners) == 1:
+        place = place_tails.get(word)
+        if owners and place is not None and any(m.label in PLACE_LABELS for m in cluster.mentions):
+            moved[i] = [
+                (
+                    place
+                    if mention.label in PLACE_LABELS
+                    else _nearest_owner(mention, owners, clusters, joined),
+                    mention,
+                )
+                for mention in cluster.mentions
+            ]
+        elif len(owners) == 1:
             joined.union(owners[0], i)
         elif owners:
             moved[i] = [

@@ -20,6 +20,7 @@ SHIPPED_TITLES = DATA_DIR / "titles.json"
 # Labels for people: OntoNotes-style models (English) say PERSON, CoNLL/WikiNER-style ones
 # (many other languages) say PER.
 PERSON_LABELS = frozenset({"PERSON", "PER"})
+PLACE_LABELS = frozenset({"GPE", "LOC"})
 
 _POSSESSIVE = re.compile(r"(?:'s|'|’s|’)$", re.IGNORECASE)
 _LEADING_ARTICLE = re.compile(r"^the\s+", re.IGNORECASE)

@@ -42,7 +42,14 @@ from pipeline.entities.evidence import (
     load_gazetteer,
     load_person_names,
 )
-from pipeline.entities.lexicon import PERSON_LABELS, Titles, load_titles, name_key, surface_form
+from pipeline.entities.lexicon import (
+    PERSON_LABELS,
+    PLACE_LABELS,
+    Titles,
+    load_titles,
+    name_key,
+    surface_form,
+)
 
 COMPONENT = "wirestream_entity_repair"
 # ``doc.user_data`` key under which the NER stage hands over the article's dateline: the place
@@ -68,7 +75,6 @@ _PLATFORM_LINE = re.compile(
 _DETERMINERS = frozenset({"the", "a", "an"})
 _LINE = re.compile(r"[^\n]+")
 NUMERIC_LABELS = frozenset({"DATE", "TIME", "PERCENT", "MONEY", "QUANTITY", "ORDINAL", "CARDINAL"})
-PLACE_LABELS = frozenset({"GPE", "LOC"})
 # Labels a part of a person's name gets by mistake (`Marta` GPE, `Figueiredo` GPE); not NORP:
 # `Roman Catholic`.
 _NAME_LABELS = frozenset({*PERSON_LABELS, "ORG", "GPE", "LOC", "FAC"})
@@ -287,8 +293,15 @@ class EntityRepair:
             if e.label in PERSON_LABELS and _looks_like_full_name(doc[e.start : e.end])
         ]
         surnames = {_fold(doc[e.end - 1].text): e.label for e in people}
+        place_tails = {
+            _fold(doc[e.end - 1].text)
+            for e in ents
+            if e.label in PLACE_LABELS and e.end - e.start >= 2
+        }
         for ent in ents:
             single = ent.end - ent.start == 1
+            if single and ent.label in PLACE_LABELS and _fold(doc[ent.start].text) in place_tails:
+                continue  # `a house in Kerry` after `Co Kerry`, beside `Sergeant Niall Kerry`
             if single and ent.label in RELABELLED_AS_PERSON:
                 ent.label = surnames.get(_fold(doc[ent.start].text), ent.label)
 
@@ -400,6 +413,7 @@ class LabelEvidence:
         return label if label in self.model_labels else _COARSE_LABELS.get(label, label)
 
     def apply(self, doc: Doc, text: str, ents: list[_Ent], dateline: str | None) -> list[_Ent]:
+        ents = self._add_names_after_titles(doc, ents)
         ents = self._trim_person_affixes(doc, ents)
         ents = self._drop_capitalised_words(doc, text, ents)
         ents = self._join_given_name_pairs(doc, ents)
@@ -421,6 +435,34 @@ class LabelEvidence:
             while ent.end - ent.start > 1 and self._is_post_nominal(doc[ent.end - 1].text):
                 ent.end -= 1
         return ents
+
+    def _add_names_after_titles(self, doc: Doc, ents: list[_Ent]) -> list[_Ent]:
+        """A full name right after a title that the model left out (`Detective Sergeant Niall
+        Kerry`): two or three capitalised words, the first a given name, none in an entity."""
+        covered = {i for e in ents for i in range(e.start, e.end)}
+        added: list[_Ent] = []
+        i = 1
+        while i < len(doc):
+            if not self._is_person_prefix(doc[i - 1].text) or not self.names.is_given_name(
+                doc[i].text
+            ):
+                i += 1
+                continue
+            end = i
+            while (
+                end < len(doc)
+                and end - i < 3
+                and end not in covered
+                and doc[end].is_title
+                and doc[end].is_alpha
+                and not doc[end].is_stop
+                and not self._is_person_prefix(doc[end].text)
+            ):
+                end += 1
+            if end - i >= 2 and self._cue(_words(doc[i:end])) is None:
+                added.append(_Ent(i, end, self._label("PERSON")))
+            i = max(end, i + 1)
+        return sorted(ents + added, key=lambda e: e.start) if added else ents
 
     def _is_post_nominal(self, word: str) -> bool:
         return word[:1].isupper() and name_key(word) in self.cues.post_nominals
@@ -543,6 +585,19 @@ class LabelEvidence:
             if label is not None:
                 for ent in members:
                     ent.label = self._label(label)
+        # The last word of a place named in full (`Co Kerry`, `County Durham`), by label.
+        place_tails = {
+            name_key(doc[e.end - 1].text): e.label
+            for e in ents
+            if e.label in PLACE_LABELS and e.end - e.start >= 2
+        }
+        for key, members in groups.items():
+            if key in place_tails and all(e.label in PERSON_LABELS for e in members):
+                # A surname shared with a place the text names in full: a mention in a place's
+                # context is the place (`Sergeant Kerry's` ... `a house in Kerry`).
+                for ent in members:
+                    if self._place_context(ent, key, None, context):
+                        ent.label = place_tails[key]
 
     def _label_for(
         self, key: str, members: list[_Ent], shouted: set[int], context: _Context

@@ -103,6 +103,30 @@ def test_a_shared_surname_goes_to_the_person_named_last():
     assert [m.start for m in entities["Hillary Clinton"].mentions] == [34, 59]
 
 
+def test_a_place_named_like_a_persons_surname_keeps_its_place_mentions():
+    text = "A home in Co Kerry. Sergeant Niall Kerry said Kerry's team sold the house in Kerry."
+    entities = by_name(
+        canonicalize(
+            mark(
+                text,
+                ("Co Kerry", "GPE"),
+                ("Niall Kerry", "PERSON"),
+                ("Kerry's", "PERSON"),
+                ("Kerry", "GPE"),
+            ),
+            text,
+        )
+    )
+    assert [m.text for m in entities["Niall Kerry"].mentions] == ["Niall Kerry", "Kerry's"]
+    assert [m.text for m in entities["Co Kerry"].mentions] == ["Co Kerry", "Kerry"]
+
+
+def test_a_country_inside_a_longer_place_name_stays_apart():
+    text = "Accounts in Ireland and in Northern Ireland were searched."
+    entities = canonicalize(mark(text, ("Ireland", "GPE"), ("Northern Ireland", "GPE")), text)
+    assert sorted(e.name for e in entities) == ["Ireland", "Northern Ireland"]
+
+
 def test_a_lone_given_name_joins_the_only_person_with_it():
     text = "Ahmed Mohamed built a clock. Teachers called the police on Ahmed."
     (ahmed,) = canonicalize(mark(text, ("Ahmed Mohamed", "PERSON"), ("Ahmed", "PERSON")), text)

@@ -333,6 +333,36 @@ def test_titles_and_post_nominals_are_not_part_of_a_name(nlp):
     assert repaired(nlp, doc) == [("Kerry's", "PERSON"), ("Ciarán Mulcahy", "PERSON")]
 
 
+def test_a_full_name_after_a_title_is_a_person_when_the_model_missed_it(nlp):
+    doc = with_ents(nlp, "Detective Sergeant Niall Kerry of the bureau told the court.")
+    assert repaired(nlp, doc) == [("Niall Kerry", "PERSON")]
+    # Not without a given name, nor over an entity the model found.
+    doc = with_ents(nlp, "The Sergeant Harbour Police unit spoke.")
+    assert repaired(nlp, doc) == []
+    doc = with_ents(
+        nlp, "Judge Orla Brennan of Dublin Circuit Court ruled.", ("Dublin Circuit Court", "ORG")
+    )
+    assert ("Dublin Circuit Court", "ORG") in repaired(nlp, doc)
+
+
+def test_a_surname_shared_with_a_named_place_is_the_place_in_a_places_context(nlp):
+    doc = with_ents(
+        nlp,
+        "He bought a home in Co Kerry. Sergeant Niall Kerry said Kerry's team sold the house "
+        "in Kerry.",
+        ("Co Kerry", "GPE"),
+        ("Niall Kerry", "PERSON"),
+        ("Kerry's", "PERSON"),
+        ("Kerry", "PERSON"),
+    )
+    assert repaired(nlp, doc) == [
+        ("Co Kerry", "GPE"),
+        ("Niall Kerry", "PERSON"),
+        ("Kerry's", "PERSON"),
+        ("Kerry", "GPE"),
+    ]
+
+
 def test_a_common_word_capitalised_at_a_sentence_start_is_no_name(nlp):
     doc = with_ents(
         nlp,
