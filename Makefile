@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed
 CORPUS ?=
 
 .PHONY: demo test lint format bench bench-all lock clean deploy-files soak audit bench-hostile \
+	bench-latency \
 	bench-extraction bench-language bench-dedup bench-clean-speed \
 	bench-ner-conll bench-ner-salience bench-ner-speed bench-ner-memory bench-topics
 
@@ -69,10 +70,12 @@ bench-ner-memory: $(STAMP)
 	$(BIN)/python bench/ner_memory.py
 bench-topics: $(STAMP)
 	$(BIN)/python bench/topics_bench.py
+bench-latency: $(STAMP)
+	$(BIN)/python bench/latency.py
 bench-hostile: $(STAMP)
 	$(BIN)/python bench/hostile.py
 
-bench-all: bench bench-extraction bench-language bench-dedup bench-clean-speed \
+bench-all: bench bench-latency bench-extraction bench-language bench-dedup bench-clean-speed \
 	bench-ner-conll bench-ner-salience bench-ner-speed bench-topics bench-ner-memory
 
 # Re-pin every dependency (runtime and test) from pyproject.toml into requirements.lock.

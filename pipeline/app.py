@@ -43,6 +43,7 @@ from pipeline.changelog import ChangelogDict
 from pipeline.delivery import Delivery, Undeliverable
 from pipeline.envelope import Incoming, dead_letter, parse_timestamp
 from pipeline.executor import IsolatedStage, StageFailure, StageUnavailable
+from pipeline.faust_app import StageFaustApp
 from pipeline.kafka import faust_broker_url, faust_credentials
 from pipeline.metrics import DedupMetrics, StageMetrics
 from pipeline.models import Article, DeadLetter, Reason, Rejection, StageInfo
@@ -382,8 +383,9 @@ class StageApp:
 
 def faust_app(settings: Settings, group: str, datadir: str) -> faust.App:
     """A faust app configured for at-least-once delivery with Wirestream's settings."""
-    return faust.App(
+    return StageFaustApp(
         group,
+        fetch_max_wait=settings.fetch_max_wait,
         broker=faust_broker_url(settings.broker_url),
         broker_credentials=faust_credentials(settings),
         store="memory://",

@@ -90,6 +90,11 @@ class Settings:
         "Seconds between offset commits. After a crash, the messages of about this long (and the "
         "batch in flight) are processed again: duplicates with the same `event_id`.",
     )
+    fetch_max_wait: float = _setting(
+        0.1,
+        "Seconds the broker may hold a stage's fetch while some of its partitions have no new "
+        "data (faust's own 1.5 s costs up to that much per stage on brokers that hold it).",
+    )
     delivery_timeout: float = _setting(
         120.0,
         "Seconds a stage keeps retrying to deliver a batch's results while the broker is "
@@ -222,8 +227,11 @@ class Settings:
             raise SettingsError("every topic setting must name a different topic")
         if self.heartbeat_interval >= self.session_timeout:
             raise SettingsError("heartbeat_interval must be shorter than session_timeout")
-        if min(self.article_timeout, self.commit_interval, self.delivery_timeout) <= 0:
-            raise SettingsError("article_timeout, commit_interval and delivery_timeout must be > 0")
+        timeouts = (self.article_timeout, self.commit_interval, self.delivery_timeout)
+        if min(*timeouts, self.fetch_max_wait) <= 0:
+            raise SettingsError(
+                "article_timeout, commit_interval, delivery_timeout and fetch_max_wait must be > 0"
+            )
         if self.stage_memory_limit < 0:
             raise SettingsError("stage_memory_limit must be 0 (no limit) or a number of MiB")
         if self.max_message_bytes < 10_000:

@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.cli import settings_table
 from pipeline.settings import Settings, SettingsError, describe
 
 
@@ -76,3 +77,8 @@ def test_every_setting_is_documented():
     rows = describe()
     assert {row[0] for row in rows} == set(Settings.__slots__)
     assert all(row[1].startswith("WIRESTREAM_") and row[3] for row in rows)
+
+
+def test_the_readme_settings_table_is_the_generated_one():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert settings_table().strip() in readme, "run `wirestream settings --markdown` into README"

@@ -75,7 +75,7 @@ def finish(
     now = utc_now()
     article.enriched_at = isoformat(now)
     latency = (now - parse_timestamp(article.received_at)).total_seconds()
-    article.timings["end_to_end_ms"] = max(latency, 0.0) * 1000
+    article.timings["end_to_end_ms"] = round(max(latency, 0.0) * 1000, 3)
     if article.entities is None:
         article.entities = []
     return article
@@ -118,6 +118,6 @@ class ClassifyStage:
             ]
         per_article_ms = (time.perf_counter() - started) * 1000 / len(articles)
         for (article, _), scores in zip(articles, predictions, strict=True):
-            article.timings[f"{STAGE}_ms"] = per_article_ms
+            article.timings[f"{STAGE}_ms"] = round(per_article_ms, 3)
             finish(article, scores, self.threshold, self.info)
         return results

@@ -265,7 +265,7 @@ class CleanStage:
             except Exception as exc:  # a bug or a pathological input: a dead letter, not a crash
                 outcome = dead_letter(STAGE, message, Rejection(Reason.STAGE_ERROR, repr(exc)))
             if isinstance(outcome, Article):
-                outcome.timings[f"{STAGE}_ms"] = (time.perf_counter() - started) * 1000
+                outcome.timings[f"{STAGE}_ms"] = round((time.perf_counter() - started) * 1000, 3)
             results.append(outcome)
         return results
 

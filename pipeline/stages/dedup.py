@@ -373,7 +373,9 @@ class DedupStage:
             except Exception as exc:  # a bug or a pathological input: a dead letter, not a crash
                 outcome = dead_letter(self.name, message, Rejection(Reason.STAGE_ERROR, repr(exc)))
             if isinstance(outcome, Article):
-                outcome.timings[f"{self.name}_ms"] = (time.perf_counter() - started) * 1000
+                outcome.timings[f"{self.name}_ms"] = round(
+                    (time.perf_counter() - started) * 1000, 3
+                )
             results.append(outcome)
         return results
 

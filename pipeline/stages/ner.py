@@ -275,7 +275,7 @@ class NerStage:
 
     def _stamp(self, article: Article, info: StageInfo, elapsed_ms: float) -> None:
         article.pipeline.stages[STAGE] = info
-        article.timings[f"{STAGE}_ms"] = elapsed_ms
+        article.timings[f"{STAGE}_ms"] = round(elapsed_ms, 3)
 
 
 def build_ner_stage(settings: Settings) -> NerStage:

@@ -1,0 +1,46 @@
+"""The faust app class Wirestream's stages run on: faust's, with the consumer's fetch wait a
+setting.
+
+faust creates its aiokafka consumer with ``fetch_max_wait_ms=1500`` and no way to change it. A
+broker may hold a fetch that long when some of the partitions asked for have no new data, even
+after others get some (the embedded broker does, on topics of several partitions), which then
+costs up to 1.5 s per stage. ``fetch_max_wait`` bounds it; on a broker that answers as soon as
+data arrives, it only sets how often an idle consumer asks again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiokafka
+import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
+
+
+class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    def _create_consumer(self, loop: asyncio.AbstractEventLoop) -> aiokafka.AIOKafkaConsumer:
+        consumer = super()._create_consumer(loop)
+        # Read by the consumer's fetcher, which ``start()`` creates after this.
+        consumer._fetch_max_wait_ms = self.app.fetch_max_wait_ms
+        return consumer
+
+
+class _Consumer(faust_aiokafka.Consumer):
+    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class _Transport(faust_aiokafka.Transport):
+    Consumer = _Consumer
+
+
+class StageFaustApp(faust.App):
+    """``faust.App`` whose consumers hold a fetch at most ``fetch_max_wait`` seconds."""
+
+    def __init__(self, *args: Any, fetch_max_wait: float, **kwargs: Any) -> None:
+        self.fetch_max_wait_ms = max(1, round(fetch_max_wait * 1000))
+        super().__init__(*args, **kwargs)
+
+    def _new_transport(self) -> _Transport:
+        return _Transport(self.conf.broker_consumer, self)

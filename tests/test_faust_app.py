@@ -1,0 +1,16 @@
+"""The stage apps' consumers take the fetch wait from the settings, not faust's fixed 1.5 s."""
+
+from __future__ import annotations
+
+import asyncio
+
+from pipeline.app import faust_app
+from pipeline.settings import Settings
+
+
+async def test_the_consumer_holds_a_fetch_at_most_fetch_max_wait(tmp_path):
+    settings = Settings.load({"broker": "kafka://127.0.0.1:9092", "fetch_max_wait": 0.05}, env={})
+    app = faust_app(settings, "wirestream-test", str(tmp_path))
+    consumer = app.consumer._thread._create_consumer(asyncio.get_running_loop())
+    assert consumer._fetch_max_wait_ms == 50
+    assert Settings.load({}, env={}).fetch_max_wait == 0.1
