@@ -41,7 +41,7 @@ soak: $(STAMP)
 audit: $(STAMP)
 	$(BIN)/pip-audit -r requirements.lock --no-deps --disable-pip --progress-spinner off \
 		--format json --output $(VENV)/audit.json || true
-	$(BIN)/python tools/audit.py $(VENV)/audit.json
+	$(BIN)/python tools/audit.py $(VENV)/audit.json requirements.lock
 
 # Rewrite the Grafana dashboard and the Kubernetes PrometheusRule from their sources.
 deploy-files: $(STAMP)
