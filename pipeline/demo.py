@@ -158,7 +158,9 @@ async def _demo(
         echo(f"  {stage:<9} in {in_:>4}  out {out:>4}  failed {failed:>4}")
     echo(f"Metrics: {supervisor.metrics_url}")
     if keep_running:
-        echo("Workers keep running (--keep-running); press Ctrl+C to stop.")
+        echo("Workers keep running (--keep-running); press Ctrl+C to stop. Meanwhile:")
+        echo(f"  wirestream produce --broker {settings.broker_url} FILE...   # push more")
+        echo(f"  wirestream top {supervisor.metrics_url}   # live figures")
         await watcher
     watcher.cancel()
     return 0 if not unreadable else 1

@@ -226,7 +226,8 @@ def render(
         ready_style = "green" if row.workers and row.ready == row.workers else "red"
         table.add_row(
             row.stage,
-            Text(f"{row.ready}/{row.workers}", style=ready_style),
+            # The dedup agent runs in the clean stage's processes: no readiness of its own.
+            Text(f"{row.ready}/{row.workers}", style=ready_style) if row.workers else Text("–"),
             _rate(row.rate_in),
             _rate(row.rate_out),
             Text(_rate(row.rate_failed), style="red" if row.rate_failed else ""),

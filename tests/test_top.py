@@ -183,3 +183,14 @@ def test_watch_reports_an_unreachable_endpoint_instead_of_failing():
     output = io.StringIO()
     watch(["nothing:1"], 0.01, once=True, console=Console(file=output, width=120), fetcher=refuse)
     assert "✗ http://nothing:1/metrics" in output.getvalue()
+
+
+def test_a_stage_without_readiness_of_its_own_shows_a_dash_not_zero_of_zero():
+    worker = Worker("clean")
+    worker.handle("clean", 5, 0.001)
+    worker.metrics.messages.labels("dedup", "in").inc(5)  # the dedup agent, in clean's process
+    first = parse_metrics(worker.text(), taken_at=0.0)
+    second = parse_metrics(worker.text(), taken_at=2.0)
+    text = rendered(render(compare(first, second), second, first, ["a:9108"]))
+    (dedup_line,) = [line for line in text.splitlines() if line.startswith("│ dedup")]
+    assert dedup_line.strip("│ ").split("│")[1].strip() == "–"
