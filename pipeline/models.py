@@ -120,6 +120,29 @@ class PipelineInfo:
         )
 
 
+_OPTIONAL_STRING = (str, type(None))
+_OPTIONAL_STRING_FIELDS = (
+    "url", "source", "title", "author", "published_at", "dateline", "language", "duplicate_of",
+    "topic", "event_id", "enriched_at",
+)  # fmt: skip
+# The types of the article event fields the stages read, checked in ``from_dict`` (a missing
+# required field fails there too).
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "id": (str,),
+    "text": (str,),
+    "word_count": (int,),
+    "content_hash": (str,),
+    "received_at": (str,),
+    "pipeline": (dict,),
+    "timings": (dict,),
+    "metadata": (dict, type(None)),
+    "skipped": (dict, type(None)),
+    "entities": (list, type(None)),
+    "topics": (list, type(None)),
+    **dict.fromkeys(_OPTIONAL_STRING_FIELDS, _OPTIONAL_STRING),
+}
+
+
 @dataclass(slots=True)
 class Article:
     """An article on its way through the pipeline (clean, entities and enriched topics)."""
@@ -154,7 +177,16 @@ class Article:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Article:
+        """Build from an event of an earlier stage; TypeError if a field has the wrong type, so
+        that a stage rejects a malformed event before working on it."""
         values = {name: data[name] for name in cls.__slots__ if name in data}
+        wrong = [
+            name
+            for name, kinds in _FIELD_TYPES.items()
+            if name in values and not isinstance(values[name], kinds)
+        ]
+        if wrong:
+            raise TypeError(f"wrong type of {', '.join(wrong)}")
         values["pipeline"] = PipelineInfo.from_dict(data["pipeline"])
         if data.get("entities") is not None:
             values["entities"] = [Entity.from_dict(e) for e in data["entities"]]

@@ -33,3 +33,12 @@ def test_articles_round_trip(clean_article_bytes):
     article = decode_article(Incoming(value=clean_article_bytes))
     assert isinstance(article, Article)
     assert codec.dumps(article) == clean_article_bytes
+
+
+def test_article_events_with_fields_of_the_wrong_type_are_rejected(clean_article_bytes):
+    for field, value in [("language", 5), ("timings", "fast"), ("title", ["a"]), ("id", None)]:
+        event = {**codec.loads(clean_article_bytes), field: value}
+        rejection = decode_article(Incoming(value=codec.dumps(event)))
+        assert isinstance(rejection, Rejection), field
+        assert rejection.reason == Reason.INVALID_EVENT
+        assert field in rejection.error
