@@ -158,6 +158,7 @@ class EntityRepair:
             ents = self.evidence.apply(doc, text, ents, doc.user_data.get(DATELINE))
         self._relabel_surnames(doc, ents)
         self._label_closing_lines(doc, text, ents)
+        _drop_leading_articles(doc, ents)
         return [(e.start, e.end, e.label) for e in ents if e.end > e.start]
 
     # -- hyphenated places ---------------------------------------------------------------------
@@ -348,6 +349,18 @@ def _split_at_line_breaks(doc: Doc, ents: list[_Ent]) -> list[_Ent]:
         if ent.end > start:
             out.append(_Ent(start, ent.end, ent.label))
     return out
+
+
+def _drop_leading_articles(doc: Doc, ents: list[_Ent]) -> None:
+    """`the Garda National Economic Crime Bureau` -> `Garda National Economic Crime Bureau`: a
+    mention is the name; a capitalised `The` may belong to it (`The Hague`) and stays."""
+    for ent in ents:
+        if (
+            ent.end - ent.start > 1
+            and doc[ent.start].text == "the"
+            and ent.label not in NUMERIC_LABELS
+        ):
+            ent.start += 1
 
 
 def _looks_like_full_name(span: Span) -> bool:
