@@ -456,8 +456,13 @@ class LabelEvidence:
         added: list[_Ent] = []
         i = 1
         while i < len(doc):
-            if not self._is_person_prefix(doc[i - 1].text) or not self.names.is_given_name(
-                doc[i].text
+            # Cheap tests first: this runs on every token of every article.
+            if (
+                i in covered
+                or not doc[i].is_title
+                or not doc[i - 1].is_alpha
+                or not self._is_person_prefix(doc[i - 1].text)
+                or not self.names.is_given_name(doc[i].text)
             ):
                 i += 1
                 continue
