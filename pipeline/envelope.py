@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from pipeline import codec
@@ -66,6 +68,26 @@ def dead_letter(
         offset=message.offset,
         failed_at=isoformat(utc_now()),
     )
+
+
+def process_each(
+    stage: str,
+    batch: Sequence[Incoming],
+    process_one: Callable[[Incoming], Article | DeadLetter],
+) -> list[Article | DeadLetter]:
+    """``process_one`` on every message, its time recorded in the article's ``timings``; an
+    exception (a bug or a pathological input) is that message's dead letter, not a crash."""
+    results: list[Article | DeadLetter] = []
+    for message in batch:
+        started = time.perf_counter()
+        try:
+            outcome = process_one(message)
+        except Exception as exc:
+            outcome = dead_letter(stage, message, Rejection(Reason.STAGE_ERROR, repr(exc)))
+        if isinstance(outcome, Article):
+            outcome.record_time(stage, time.perf_counter() - started)
+        results.append(outcome)
+    return results
 
 
 def decode_article(message: Incoming) -> Article | Rejection:

@@ -175,6 +175,10 @@ class Article:
     skipped: dict[str, str] | None = None
     schema_version: str = SCHEMA_VERSION
 
+    def record_time(self, name: str, seconds: float) -> None:
+        """``timings[<name>_ms]``, to the microsecond."""
+        self.timings[f"{name}_ms"] = round(seconds * 1000, 3)
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Article:
         """Build from an event of an earlier stage; TypeError if a field has the wrong type, so

@@ -75,7 +75,7 @@ def finish(
     now = utc_now()
     article.enriched_at = isoformat(now)
     latency = (now - parse_timestamp(article.received_at)).total_seconds()
-    article.timings["end_to_end_ms"] = round(max(latency, 0.0) * 1000, 3)
+    article.record_time("end_to_end", max(latency, 0.0))
     if article.entities is None:
         article.entities = []
     return article
@@ -116,8 +116,8 @@ class ClassifyStage:
                 else r
                 for r in results
             ]
-        per_article_ms = (time.perf_counter() - started) * 1000 / len(articles)
+        per_article = (time.perf_counter() - started) / len(articles)
         for (article, _), scores in zip(articles, predictions, strict=True):
-            article.timings[f"{STAGE}_ms"] = round(per_article_ms, 3)
+            article.record_time(STAGE, per_article)
             finish(article, scores, self.threshold, self.info)
         return results

@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import re
 import sys
-import time
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from dataclasses import dataclass
 import ftfy
 
 from pipeline import __version__, codec, ids, schemas
-from pipeline.envelope import Incoming, dead_letter
+from pipeline.envelope import Incoming, dead_letter, process_each
 from pipeline.models import (
     Article,
     DeadLetter,
@@ -257,17 +256,7 @@ class CleanStage:
         self.info = self.detector.info if self.detector else StageInfo()
 
     def process(self, batch: Sequence[Incoming]) -> list[Article | DeadLetter]:
-        results: list[Article | DeadLetter] = []
-        for message in batch:
-            started = time.perf_counter()
-            try:
-                outcome = self._process_one(message)
-            except Exception as exc:  # a bug or a pathological input: a dead letter, not a crash
-                outcome = dead_letter(STAGE, message, Rejection(Reason.STAGE_ERROR, repr(exc)))
-            if isinstance(outcome, Article):
-                outcome.timings[f"{STAGE}_ms"] = round((time.perf_counter() - started) * 1000, 3)
-            results.append(outcome)
-        return results
+        return process_each(STAGE, batch, self._process_one)
 
     def _process_one(self, message: Incoming) -> Article | DeadLetter:
         raw = parse_raw(message.value, self.max_body_bytes)

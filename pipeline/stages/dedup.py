@@ -26,7 +26,6 @@ import base64
 import functools
 import itertools
 import re
-import time
 from collections.abc import Hashable, Iterable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -35,8 +34,8 @@ import numpy as np
 from datasketch import MinHash
 
 from pipeline import ids
-from pipeline.envelope import Incoming, dead_letter, decode_article, parse_timestamp
-from pipeline.models import Article, DeadLetter, Reason, Rejection, StageInfo
+from pipeline.envelope import Incoming, dead_letter, decode_article, parse_timestamp, process_each
+from pipeline.models import Article, DeadLetter, Rejection, StageInfo
 
 SHINGLE_WORDS = 3
 # 42 bands of 3 rows: a pair with Jaccard similarity s shares a band with probability
@@ -365,19 +364,7 @@ class DedupStage:
         self.index = index
 
     def process(self, batch: Sequence[Incoming]) -> list[Article | DeadLetter]:
-        results: list[Article | DeadLetter] = []
-        for message in batch:
-            started = time.perf_counter()
-            try:
-                outcome = self._process_one(message)
-            except Exception as exc:  # a bug or a pathological input: a dead letter, not a crash
-                outcome = dead_letter(self.name, message, Rejection(Reason.STAGE_ERROR, repr(exc)))
-            if isinstance(outcome, Article):
-                outcome.timings[f"{self.name}_ms"] = round(
-                    (time.perf_counter() - started) * 1000, 3
-                )
-            results.append(outcome)
-        return results
+        return process_each(self.name, batch, self._process_one)
 
     def _process_one(self, message: Incoming) -> Article | DeadLetter:
         article = decode_article(message)

@@ -239,14 +239,14 @@ class NerStage:
             )
         except Exception:
             found = None
-        per_article_ms = (time.perf_counter() - started) * 1000 / len(group)
+        per_article = (time.perf_counter() - started) / len(group)
         for position, (slot, article, message) in enumerate(group):
             if found is None:
                 # The batch failed: redo one by one so only the culprit is dead-lettered.
                 results[slot] = self._one(recognizer, article, message)
                 continue
             article.entities = found[position]
-            self._stamp(article, recognizer.info, per_article_ms)
+            self._stamp(article, recognizer.info, per_article)
             results[slot] = article
 
     def _one(
@@ -261,7 +261,7 @@ class NerStage:
             return dead_letter(
                 STAGE, message, Rejection(Reason.STAGE_ERROR, repr(exc)), article_id=article.id
             )
-        self._stamp(article, recognizer.info, (time.perf_counter() - started) * 1000)
+        self._stamp(article, recognizer.info, time.perf_counter() - started)
         return article
 
     def _skip(self, article: Article) -> Article:
@@ -273,9 +273,9 @@ class NerStage:
         self._stamp(article, StageInfo(model=None, model_version=None), 0.0)
         return article
 
-    def _stamp(self, article: Article, info: StageInfo, elapsed_ms: float) -> None:
+    def _stamp(self, article: Article, info: StageInfo, seconds: float) -> None:
         article.pipeline.stages[STAGE] = info
-        article.timings[f"{STAGE}_ms"] = round(elapsed_ms, 3)
+        article.record_time(STAGE, seconds)
 
 
 def build_ner_stage(settings: Settings) -> NerStage:
