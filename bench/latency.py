@@ -103,11 +103,12 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     articles = [r.article for r in read_sources(args.paths) if r.article][: args.articles]
-    default_wait = Settings.load({}, env={}).fetch_max_wait
+    defaults = Settings.load({}, env={})
+    default_wait = defaults.fetch_max_wait
     print(f"machine: {machine()}")
     print(
         f"{len(articles)} articles pushed one at a time, {args.rounds} rounds per setting, "
-        f"batch timeout {Settings.load({}, env={}).batch_timeout} s"
+        f"batch timeout {defaults.batch_timeout} s"
     )
     results: dict[float, dict[str, list[int]]] = {FAUST_FETCH_WAIT: {}, default_wait: {}}
     with EmbeddedBroker(log=Path(tempfile.mkdtemp()) / "broker.log") as broker:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -294,17 +294,15 @@ class EntityRepair:
             if e.label in PERSON_LABELS and _looks_like_full_name(doc[e.start : e.end])
         ]
         surnames = {_fold(doc[e.end - 1].text): e.label for e in people}
-        place_tails = {
-            _fold(doc[e.end - 1].text)
-            for e in ents
-            if e.label in PLACE_LABELS and e.end - e.start >= 2
-        }
+        place_tails = _place_tails(doc, ents, _fold)
         for ent in ents:
-            single = ent.end - ent.start == 1
-            if single and ent.label in PLACE_LABELS and _fold(doc[ent.start].text) in place_tails:
+            if ent.end - ent.start != 1:
+                continue
+            word = _fold(doc[ent.start].text)
+            if ent.label in PLACE_LABELS and word in place_tails:
                 continue  # `a house in Kerry` after `Co Kerry`, beside `Sergeant Niall Kerry`
-            if single and ent.label in RELABELLED_AS_PERSON:
-                ent.label = surnames.get(_fold(doc[ent.start].text), ent.label)
+            if ent.label in RELABELLED_AS_PERSON:
+                ent.label = surnames.get(word, ent.label)
 
     # -- closing lines: source credits and app links -------------------------------------------
 
@@ -372,6 +370,15 @@ def _looks_like_full_name(span: Span) -> bool:
         and all(_is_capitalized(w) and not w.isupper() for w in words)
         and not any(t.is_space for t in span)
     )
+
+
+def _place_tails(doc: Doc, ents: list[_Ent], normalize: Callable[[str], str]) -> dict[str, str]:
+    """The last word of each place named in full (`Co Kerry`, `County Durham`): its label."""
+    return {
+        normalize(doc[e.end - 1].text): e.label
+        for e in ents
+        if e.label in PLACE_LABELS and e.end - e.start >= 2
+    }
 
 
 def _fold(text: str) -> str:
@@ -603,12 +610,7 @@ class LabelEvidence:
             if label is not None:
                 for ent in members:
                     ent.label = self._label(label)
-        # The last word of a place named in full (`Co Kerry`, `County Durham`), by label.
-        place_tails = {
-            name_key(doc[e.end - 1].text): e.label
-            for e in ents
-            if e.label in PLACE_LABELS and e.end - e.start >= 2
-        }
+        place_tails = _place_tails(doc, ents, name_key)
         for key, members in groups.items():
             if key in place_tails and all(e.label in PERSON_LABELS for e in members):
                 # A surname shared with a place the text names in full: a mention in a place's
