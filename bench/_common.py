@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pipeline import __version__, codec, ids
 from pipeline.envelope import Incoming
-from pipeline.models import Article, PipelineInfo
+from pipeline.events import Article, PipelineInfo
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"

@@ -27,7 +27,7 @@ import wikinews
 
 from pipeline import codec
 from pipeline.envelope import Incoming
-from pipeline.models import Article
+from pipeline.events import Article
 from pipeline.stages.clean import CleanStage, clean_text
 from pipeline.stages.dedup import DedupStage, DuplicateIndex, fingerprint
 from pipeline.stages.language import LanguageDetector

@@ -38,12 +38,12 @@ from aiokafka import AIOKafkaProducer
 from pipeline import codec
 from pipeline.broker import EMBEDDED_SESSION_TIMEOUT, EmbeddedBroker
 from pipeline.envelope import Incoming
+from pipeline.events import Article
 from pipeline.kafka import client_options
-from pipeline.models import Article
 from pipeline.producer import produce, read_topics
+from pipeline.runtime.supervisor import Supervisor
 from pipeline.settings import Settings
 from pipeline.stages.clean import CleanStage
-from pipeline.worker import Supervisor
 
 
 class Timestamps:

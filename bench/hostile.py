@@ -17,11 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline.app import StageRunner
 from pipeline.envelope import Incoming
-from pipeline.executor import IsolatedStage
+from pipeline.events import DeadLetter
 from pipeline.metrics import StageMetrics
-from pipeline.models import DeadLetter
+from pipeline.runtime.app import StageRunner
+from pipeline.runtime.sandbox import IsolatedStage
 from pipeline.settings import Settings
 from tests.hostile import ARTICLE, event_cases, raw_cases
 

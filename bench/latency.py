@@ -28,9 +28,9 @@ from throughput import machine  # noqa: E402
 
 from pipeline.broker import EMBEDDED_SESSION_TIMEOUT, EmbeddedBroker  # noqa: E402
 from pipeline.producer import produce, read_topics  # noqa: E402
+from pipeline.runtime.supervisor import Supervisor  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
 from pipeline.sources import read_sources  # noqa: E402
-from pipeline.worker import Supervisor  # noqa: E402
 
 FAUST_FETCH_WAIT = 1.5
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from _common import SHARED_DATA, article_message
 
-from pipeline.models import Article
+from pipeline.events import Article
 from pipeline.settings import Settings
 from pipeline.stages.ner import build_ner_stage, load_nlp
 

@@ -14,7 +14,7 @@ import argparse
 from pipeline import codec
 from pipeline.demo import sample_dir
 from pipeline.envelope import Incoming
-from pipeline.models import Article
+from pipeline.events import Article
 from pipeline.settings import Settings
 from pipeline.sources import read_sources
 from pipeline.stages import build_stage

@@ -25,7 +25,7 @@ from _common import SHARED_DATA, article_message, median
 
 from pipeline.entities import repair
 from pipeline.entities.canonical import canonicalize
-from pipeline.executor import IsolatedStage
+from pipeline.runtime.sandbox import IsolatedStage
 from pipeline.settings import Settings
 from pipeline.stages.clean import clean_text
 from pipeline.stages.ner import build_ner_stage, load_nlp

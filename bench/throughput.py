@@ -30,10 +30,10 @@ sys.path.insert(0, str(REPO))
 from pipeline import codec  # noqa: E402
 from pipeline.broker import EMBEDDED_SESSION_TIMEOUT, EmbeddedBroker  # noqa: E402
 from pipeline.producer import end_offsets, produce, read_topics  # noqa: E402
+from pipeline.runtime.supervisor import Supervisor  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
 from pipeline.sources import read_sources  # noqa: E402
 from pipeline.stages.ner import load_nlp  # noqa: E402
-from pipeline.worker import Supervisor  # noqa: E402
 
 DEFAULT_CORPUS = REPO.parent / "shared" / "data" / "wikinews-full"
 

@@ -111,7 +111,7 @@ def demo(
     from pipeline.broker import BrokerError
     from pipeline.demo import run_demo
     from pipeline.kafka import KafkaSetupError
-    from pipeline.worker import MetricsPortInUse, StageFailed
+    from pipeline.runtime.supervisor import MetricsPortInUse, StageFailed
 
     settings = load_settings(values)
     _setup_logging(settings)
@@ -136,7 +136,7 @@ def worker(**values: Any) -> None:
     wirestream worker --broker kafka://kafka:9092 --stages ner    # NER only (scale it out)
     """
     from pipeline.kafka import KafkaSetupError
-    from pipeline.worker import MetricsPortInUse, StageFailed, Supervisor
+    from pipeline.runtime.supervisor import MetricsPortInUse, StageFailed, Supervisor
 
     settings = load_settings(values)
     _setup_logging(settings)
@@ -226,7 +226,7 @@ def enrich(paths: tuple[str, ...], output: Path | None, **values: Any) -> None:
     Dead letters are written to stderr, one JSON object per line.
     """
     from pipeline.enrich import Enricher
-    from pipeline.models import DeadLetter
+    from pipeline.events import DeadLetter
     from pipeline.sources import read_articles
 
     settings = load_settings(values)

@@ -16,9 +16,9 @@ import click
 from pipeline import codec
 from pipeline.broker import EMBEDDED_SESSION_TIMEOUT, EmbeddedBroker
 from pipeline.producer import end_offsets, produce, read_topics
+from pipeline.runtime.supervisor import Supervisor
 from pipeline.settings import Settings
 from pipeline.sources import read_articles
-from pipeline.worker import Supervisor
 
 READY_TIMEOUT = 180.0
 RESULT_TIMEOUT = 300.0

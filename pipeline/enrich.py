@@ -12,7 +12,7 @@ from typing import Any
 
 from pipeline import codec
 from pipeline.envelope import Incoming
-from pipeline.models import Article, DeadLetter
+from pipeline.events import Article, DeadLetter
 from pipeline.settings import STAGES, Settings
 from pipeline.stages import Stage, build_stage
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from pipeline import codec
-from pipeline.models import Article, DeadLetter, Reason, Rejection
+from pipeline.events import Article, DeadLetter, Reason, Rejection
 
 
 @dataclass(frozen=True, slots=True)

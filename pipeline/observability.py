@@ -19,8 +19,8 @@ import faust
 from faust.types import TP
 from prometheus_client import CollectorRegistry
 
+from pipeline.events import Article, DeadLetter, Reason
 from pipeline.metrics import ProcessMetrics, StageMetrics
-from pipeline.models import Article, DeadLetter, Reason
 from pipeline.stages import Stage
 
 log = logging.getLogger(__name__)

@@ -128,10 +128,10 @@ class Settings:
         'Extra entity aliases (JSONL: `{"name", "label", "aliases": [...]}` per line), '
         "added to and overriding the shipped table.",
     )
-    topic_model: Path | None = _setting(
+    classify_model: Path | None = _setting(
         None, "Directory of the topic model; unset uses the model shipped in the package."
     )
-    topic_threshold: float = _setting(
+    classify_threshold: float = _setting(
         0.25, "Topics scoring at least this (0..1) are listed in `topics`."
     )
     dedup_mode: str = _setting(
@@ -215,8 +215,8 @@ class Settings:
             raise SettingsError(f"stages must be a non-empty subset of {wanted}; got {got}")
         if self.partitions < 1 or self.batch_size < 1 or self.max_body_bytes < 1:
             raise SettingsError("partitions, batch_size and max_body_bytes must be positive")
-        if not 0.0 <= self.topic_threshold <= 1.0:
-            raise SettingsError("topic_threshold must be within 0..1")
+        if not 0.0 <= self.classify_threshold <= 1.0:
+            raise SettingsError("classify_threshold must be within 0..1")
         if self.dedup_mode not in ("annotate", "drop"):
             raise SettingsError(f"dedup_mode must be annotate or drop; got {self.dedup_mode!r}")
         if self.dedup_window_hours <= 0 or self.dedup_max_entries < 1:

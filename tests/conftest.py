@@ -55,7 +55,7 @@ def clean_article_bytes() -> bytes:
     """The test story as the clean stage puts it on the clean topic."""
     from pipeline import codec
     from pipeline.envelope import Incoming
-    from pipeline.models import Article
+    from pipeline.events import Article
     from pipeline.stages.clean import CleanStage
 
     raw = codec.dumps({"title": CEASEFIRE_TITLE, "body": CEASEFIRE_BODY})

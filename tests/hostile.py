@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from pipeline import __version__, codec
-from pipeline.models import Article, PipelineInfo, Reason, StageInfo
+from pipeline.events import Article, PipelineInfo, Reason, StageInfo
 
 ARTICLE = "article"
 SEED = 20240611

@@ -1,5 +1,5 @@
 """Stages that misbehave on purpose, for the tests of what runs them (built in child processes
-by ``pipeline.executor`` through ``build``, or used in this process).
+by ``pipeline.runtime.sandbox`` through ``build``, or used in this process).
 
 A message's value says what to do: ``sleep`` hangs, ``die`` kills the process, ``hog`` asks for
 more memory than the limit allows, ``deep`` gives a result nested too deep to encode; anything
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from pipeline import __version__
 from pipeline.envelope import Incoming, dead_letter
-from pipeline.models import Article, DeadLetter, PipelineInfo, Reason, Rejection, StageInfo
+from pipeline.events import Article, DeadLetter, PipelineInfo, Reason, Rejection, StageInfo
 from pipeline.settings import Settings
 
 

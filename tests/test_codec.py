@@ -1,7 +1,7 @@
 import pytest
 
 from pipeline import codec
-from pipeline.models import Mention
+from pipeline.events import Mention
 
 
 def test_dataclasses_encode_as_objects_and_lines_end_with_newline():

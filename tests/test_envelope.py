@@ -2,7 +2,7 @@ import base64
 
 from pipeline import codec, schemas
 from pipeline.envelope import Incoming, dead_letter, decode_article
-from pipeline.models import Article, Reason, Rejection
+from pipeline.events import Article, Reason, Rejection
 
 
 def test_dead_letters_keep_the_payload_and_where_it_came_from():

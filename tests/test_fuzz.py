@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from pipeline import codec, schemas
 from pipeline.envelope import Incoming
-from pipeline.models import Article, DeadLetter, RawArticle, Rejection
+from pipeline.events import Article, DeadLetter, RawArticle, Rejection
 from pipeline.stages import dedup
 from pipeline.stages.classify import ClassifyStage, select_topics
 from pipeline.stages.clean import CleanStage, clean_article, parse_raw
@@ -130,7 +130,7 @@ def test_classify_scores_stay_in_range_and_events_validate(classify_stage, texts
 @FUZZ
 @given(scores=st.lists(st.floats(allow_nan=False, allow_infinity=False), max_size=20))
 def test_topic_selection_is_sorted_and_above_the_threshold(scores):
-    from pipeline.models import TopicScore
+    from pipeline.events import TopicScore
 
     kept, primary = select_topics([TopicScore(f"c{i}", "x", s) for i, s in enumerate(scores)], 0.3)
     assert [t.score for t in kept] == sorted((t.score for t in kept), reverse=True)

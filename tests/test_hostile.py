@@ -10,11 +10,11 @@ from collections.abc import Sequence
 import pytest
 from prometheus_client import CollectorRegistry
 
-from pipeline.app import StageRunner
 from pipeline.envelope import Incoming
-from pipeline.executor import IsolatedStage
+from pipeline.events import DeadLetter, Reason
 from pipeline.metrics import StageMetrics
-from pipeline.models import DeadLetter, Reason
+from pipeline.runtime.app import StageRunner
+from pipeline.runtime.sandbox import IsolatedStage
 from tests.e2e.accounting import SOAK
 from tests.hostile import ARTICLE, Case, event_cases, raw_cases
 

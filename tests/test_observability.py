@@ -11,9 +11,7 @@ from faust.types import TP
 from prometheus_client import CollectorRegistry
 
 from pipeline import codec
-from pipeline.app import build_app
-from pipeline.metrics import ProcessMetrics, StageMetrics
-from pipeline.models import (
+from pipeline.events import (
     Article,
     DeadLetter,
     Entity,
@@ -23,6 +21,7 @@ from pipeline.models import (
     StageInfo,
     TopicScore,
 )
+from pipeline.metrics import ProcessMetrics, StageMetrics
 from pipeline.observability import (
     StageObserver,
     language_label,
@@ -30,9 +29,10 @@ from pipeline.observability import (
     resident_memory_bytes,
     string_store_sizes,
 )
+from pipeline.runtime.app import build_app
 from pipeline.stages.clean import CleanStage
 from tests.conftest import CEASEFIRE_BODY, CEASEFIRE_TITLE
-from tests.test_app import Recorder, metric
+from tests.runtime.test_app import Recorder, metric
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import datetime as dt
 
 from pipeline import codec
 from pipeline.envelope import Incoming, dead_letter
-from pipeline.models import Rejection
+from pipeline.events import Rejection
 from pipeline.replay import Selection, _Chooser, restore
 
 RAW = "articles.raw"

@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 
 from pipeline import schemas
-from pipeline.models import Article, DeadLetter, Entity, Mention, RawArticle, TopicScore
+from pipeline.events import Article, DeadLetter, Entity, Mention, RawArticle, TopicScore
 
 
 def _properties(name: str, definition: str | None = None) -> set[str]:

@@ -16,11 +16,11 @@ from faust.auth import SASLCredentials, SSLCredentials
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 from prometheus_client import CollectorRegistry
 
-from pipeline.app import build_app
 from pipeline.cli import main
 from pipeline.kafka import client_options, faust_credentials, security_options
+from pipeline.runtime.app import build_app
+from pipeline.runtime.supervisor import Supervisor
 from pipeline.settings import REDACTED, Settings, SettingsError
-from pipeline.worker import Supervisor
 from tests.stage_doubles import MisbehavingStage
 
 PACKAGE = Path(__file__).resolve().parent.parent / "pipeline"
@@ -183,4 +183,11 @@ def test_no_module_of_the_package_can_unpickle_or_evaluate():
 
 def test_the_scan_sees_every_module():
     names = {path.name for path in _python_files()}
-    assert {"codec.py", "executor.py", "envelope.py", "replay.py", "app.py"} <= names
+    assert {
+        "codec.py",
+        "sandbox.py",
+        "envelope.py",
+        "replay.py",
+        "app.py",
+        "supervisor.py",
+    } <= names

@@ -31,15 +31,15 @@ def test_environment_is_read_and_typed():
             "WIRESTREAM_BROKER": "kafka://k1:9092",
             "WIRESTREAM_STAGES": "ner, classify",
             "WIRESTREAM_PARTITIONS": "12",
-            "WIRESTREAM_TOPIC_THRESHOLD": "0.4",
-            "WIRESTREAM_TOPIC_MODEL": "/models/topics",
+            "WIRESTREAM_CLASSIFY_THRESHOLD": "0.4",
+            "WIRESTREAM_CLASSIFY_MODEL": "/models/topics",
         }
     )
     assert settings.broker == "kafka://k1:9092"
     assert settings.stages == ("ner", "classify")
     assert settings.partitions == 12
-    assert settings.topic_threshold == 0.4
-    assert settings.topic_model == Path("/models/topics")
+    assert settings.classify_threshold == 0.4
+    assert settings.classify_model == Path("/models/topics")
 
 
 def test_flags_override_environment_and_none_means_not_given():
@@ -57,7 +57,7 @@ def test_flags_override_environment_and_none_means_not_given():
         ({"stages": "clean,nre"}, "stages"),
         ({"partitions": "0"}, "positive"),
         ({"partitions": "many"}, "cannot read"),
-        ({"topic_threshold": "1.5"}, "threshold"),
+        ({"classify_threshold": "1.5"}, "threshold"),
         ({"heartbeat_interval": "20", "session_timeout": "10"}, "heartbeat"),
         ({"topic_dedup": "articles.clean"}, "different topic"),
         ({"no_such_setting": "1"}, "unknown setting"),
@@ -69,7 +69,7 @@ def test_bad_values_are_reported(overrides, message):
 
 
 def test_settings_round_trip_through_strings_for_child_processes():
-    settings = Settings.load({"stages": "ner", "partitions": "6", "topic_model": "/m"}, env={})
+    settings = Settings.load({"stages": "ner", "partitions": "6", "classify_model": "/m"}, env={})
     assert Settings.load(settings.as_strings(), env={}) == settings
 
 

@@ -30,7 +30,7 @@ from pipeline.entities.lexicon import (
     name_key,
     surface_form,
 )
-from pipeline.models import Entity, Mention
+from pipeline.events import Entity, Mention
 
 # Labels that are quantities rather than things an article is about.
 NUMERIC_LABELS = frozenset({"DATE", "TIME", "PERCENT", "MONEY", "QUANTITY", "ORDINAL", "CARDINAL"})

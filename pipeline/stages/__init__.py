@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from pipeline.envelope import Incoming
-from pipeline.models import Article, DeadLetter, StageInfo
+from pipeline.events import Article, DeadLetter, StageInfo
 from pipeline.settings import Settings
 
 
@@ -35,7 +35,7 @@ def build_stage(settings: Settings, name: str) -> Stage:
         from pipeline.stages.classify import ClassifyStage
         from pipeline.topics.model import load_topic_model
 
-        return ClassifyStage(load_topic_model(settings.topic_model), settings.topic_threshold)
+        return ClassifyStage(load_topic_model(settings.classify_model), settings.classify_threshold)
     raise ValueError(f"unknown stage {name!r}")
 
 

@@ -19,7 +19,7 @@ from pipeline.envelope import (
     parse_timestamp,
     utc_now,
 )
-from pipeline.models import (
+from pipeline.events import (
     Article,
     DeadLetter,
     PipelineInfo,

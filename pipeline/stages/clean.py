@@ -20,7 +20,7 @@ import ftfy
 
 from pipeline import __version__, codec, ids, schemas
 from pipeline.envelope import Incoming, dead_letter, process_each
-from pipeline.models import (
+from pipeline.events import (
     Article,
     DeadLetter,
     PipelineInfo,

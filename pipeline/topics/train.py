@@ -22,7 +22,7 @@ import numpy as np
 if TYPE_CHECKING:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-from pipeline.models import StageInfo
+from pipeline.events import StageInfo
 from pipeline.topics.model import TopicModel, tokenize
 from pipeline.topics.taxonomy import Taxonomy, iptc_media_topics
 

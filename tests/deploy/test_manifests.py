@@ -25,9 +25,9 @@ from yamllint import linter
 from yamllint.config import YamlLintConfig
 
 from pipeline.metrics import ProcessMetrics, StageMetrics
+from pipeline.runtime.supervisor import Supervisor
 from pipeline.settings import ENV_PREFIX, STAGES, Settings
 from pipeline.stages import input_topic
-from pipeline.worker import Supervisor
 from tests.conftest import REPO
 
 DEPLOY = REPO / "deploy"

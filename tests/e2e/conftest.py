@@ -11,8 +11,8 @@ import pytest
 
 from pipeline.broker import EMBEDDED_SESSION_TIMEOUT, EmbeddedBroker
 from pipeline.producer import Record, read_topics
+from pipeline.runtime.supervisor import Supervisor
 from pipeline.settings import Settings
-from pipeline.worker import Supervisor
 
 READY_TIMEOUT = 120.0
 

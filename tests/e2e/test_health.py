@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from pipeline.worker import Supervisor
+from pipeline.runtime.supervisor import Supervisor
 from tests.e2e.conftest import READY_TIMEOUT, counter
 
 pytestmark = pytest.mark.e2e

@@ -15,7 +15,7 @@ import pytest
 
 from pipeline.broker import free_port
 from pipeline.producer import produce
-from pipeline.worker import Supervisor
+from pipeline.runtime.supervisor import Supervisor
 from tests.e2e.accounting import (
     SOAK,
     Ledger,

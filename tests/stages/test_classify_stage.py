@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from pipeline import codec, schemas
 from pipeline.envelope import Incoming
-from pipeline.models import Article, DeadLetter, Reason, StageInfo, TopicScore
+from pipeline.events import Article, DeadLetter, Reason, StageInfo, TopicScore
 from pipeline.stages.classify import ClassifyStage, pipeline_fingerprint, select_topics
 from pipeline.stages.ner import EntityRecognizer, NerStage, load_nlp
 

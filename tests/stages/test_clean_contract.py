@@ -4,7 +4,7 @@ import pytest
 
 from pipeline import codec, schemas
 from pipeline.envelope import Incoming
-from pipeline.models import Article, DeadLetter, Reason
+from pipeline.events import Article, DeadLetter, Reason
 from pipeline.stages.clean import CleanStage, parse_raw
 from tests.conftest import CEASEFIRE_BODY, CEASEFIRE_TITLE
 

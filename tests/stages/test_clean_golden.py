@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipeline import codec, schemas
-from pipeline.models import Article, RawArticle
+from pipeline.events import Article, RawArticle
 from pipeline.stages.clean import clean_article
 from pipeline.stages.language import LanguageDetector
 

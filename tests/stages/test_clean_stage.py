@@ -9,7 +9,7 @@ import pytest
 
 from pipeline import codec, schemas
 from pipeline.envelope import Incoming
-from pipeline.models import Article, DeadLetter
+from pipeline.events import Article, DeadLetter
 from pipeline.stages.clean import CleanStage, clean_text, split_paragraphs
 
 SEED = Path(__file__).resolve().parents[3] / "shared" / "samples" / "seed-article.txt"

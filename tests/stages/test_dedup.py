@@ -10,7 +10,7 @@ import pytest
 
 from pipeline import codec, schemas
 from pipeline.envelope import Incoming
-from pipeline.models import Article, DeadLetter
+from pipeline.events import Article, DeadLetter
 from pipeline.settings import Settings
 from pipeline.stages.clean import CleanStage
 from pipeline.stages.dedup import (

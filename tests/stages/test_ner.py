@@ -9,7 +9,7 @@ import pytest
 
 from pipeline import codec, schemas
 from pipeline.envelope import Incoming
-from pipeline.models import Article, Entity, PipelineInfo, StageInfo
+from pipeline.events import Article, Entity, PipelineInfo, StageInfo
 from pipeline.settings import Settings
 from pipeline.stages.clean import clean_text
 from pipeline.stages.ner import (

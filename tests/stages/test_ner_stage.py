@@ -10,7 +10,7 @@ from spacy.tokens import Doc, Span
 from pipeline import codec, schemas
 from pipeline.entities import repair
 from pipeline.envelope import Incoming
-from pipeline.models import Article, DeadLetter, Entity, Reason
+from pipeline.events import Article, DeadLetter, Entity, Reason
 from pipeline.stages.ner import EntityRecognizer, NerStage, load_nlp, resolve_model
 
 

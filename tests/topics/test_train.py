@@ -8,7 +8,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from pipeline import codec
 from pipeline.envelope import Incoming
-from pipeline.models import Article, PipelineInfo
+from pipeline.events import Article, PipelineInfo
 from pipeline.settings import Settings
 from pipeline.stages import build_stage
 from pipeline.topics.model import load_topic_model, tokenize
@@ -64,7 +64,7 @@ def test_training_is_reproducible_with_a_fixed_seed(fixture_files):
 
 
 def test_a_retrained_model_runs_in_the_classify_stage(hobby_model_dir):
-    stage = build_stage(Settings.load({"topic_model": hobby_model_dir}, env={}), "classify")
+    stage = build_stage(Settings.load({"classify_model": hobby_model_dir}, env={}), "classify")
     article = Article(
         id="a1",
         title="Club final",

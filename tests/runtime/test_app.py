@@ -10,9 +10,9 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from pipeline import codec
-from pipeline.app import build_app
 from pipeline.envelope import Incoming
-from pipeline.models import Article, DeadLetter, Reason, StageInfo
+from pipeline.events import Article, DeadLetter, Reason, StageInfo
+from pipeline.runtime.app import build_app
 from pipeline.stages.clean import CleanStage
 from tests.conftest import CEASEFIRE_BODY, CEASEFIRE_TITLE
 
@@ -210,8 +210,8 @@ async def test_dedup_agent_loads_the_index_topic_and_finds_copies_of_earlier_art
 
 
 def test_dedup_state_drops_its_entries_when_another_process_owns_the_partition(settings):
-    from pipeline.app import DedupState
     from pipeline.metrics import DedupMetrics
+    from pipeline.runtime.app import DedupState
 
     state = DedupState(settings, DedupMetrics(CollectorRegistry()))
     state.entries["d:a"] = {"n": 0}
@@ -223,8 +223,8 @@ def test_dedup_state_drops_its_entries_when_another_process_owns_the_partition(s
 
 
 async def test_dedup_state_reads_the_index_topic_only_if_someone_else_wrote_to_it(settings):
-    from pipeline.app import DedupState
     from pipeline.metrics import DedupMetrics
+    from pipeline.runtime.app import DedupState
 
     state = DedupState(settings, DedupMetrics(CollectorRegistry()))
     reads = []

@@ -19,11 +19,11 @@ import pytest
 from aiokafka.errors import MessageSizeTooLargeError
 from prometheus_client import CollectorRegistry
 
-from pipeline.app import build_app
 from pipeline.envelope import Incoming
-from pipeline.models import Article, DeadLetter, Reason, StageInfo
+from pipeline.events import Article, DeadLetter, Reason, StageInfo
+from pipeline.runtime.app import build_app
+from tests.runtime.test_app import Recorder
 from tests.stage_doubles import article_for
-from tests.test_app import Recorder
 
 
 class GatedStage:
@@ -165,7 +165,7 @@ def test_settings_that_keep_offsets_behind_delivery(settings, stage_name):
 
 
 async def test_fail_stop_commits_what_was_delivered_and_exits_70(settings, monkeypatch):
-    import pipeline.app as app_module
+    import pipeline.runtime.app as app_module
 
     stage_app = build_app(settings, GatedStage(), CollectorRegistry())
     calls: list[str] = []

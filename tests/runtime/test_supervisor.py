@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from pipeline.broker import free_port
 from pipeline.cli import main
 from pipeline.kafka import BrokerUnavailable, bootstrap_servers, faust_broker_url
-from pipeline.worker import MetricsPortInUse, Supervisor
+from pipeline.runtime.supervisor import MetricsPortInUse, Supervisor
 
 
 def test_broker_urls_in_every_common_spelling():
@@ -86,7 +86,7 @@ async def test_health_and_metrics_endpoints_before_the_stages_run(settings):
 
 
 async def test_restart_backoff_starts_over_after_a_stage_ran_well(settings):
-    from pipeline.worker import BACKOFF_RESET_AFTER
+    from pipeline.runtime.supervisor import BACKOFF_RESET_AFTER
 
     class Exited:
         pid, returncode = 4242, -9

@@ -9,11 +9,17 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from pipeline.app import StageRunner
 from pipeline.envelope import Incoming
-from pipeline.executor import IsolatedStage, StageDied, StageTimeout, decode_batch, encode_batch
+from pipeline.events import Article, DeadLetter, Reason
 from pipeline.metrics import StageMetrics
-from pipeline.models import Article, DeadLetter, Reason
+from pipeline.runtime.app import StageRunner
+from pipeline.runtime.sandbox import (
+    IsolatedStage,
+    StageDied,
+    StageTimeout,
+    decode_batch,
+    encode_batch,
+)
 
 DOUBLES = "tests.stage_doubles:build"
 

@@ -10,7 +10,7 @@ loop, heartbeats included.
 The two talk over a socket pair in length-prefixed JSON frames (orjson, never pickle): the
 settings, then batches of messages (bytes as base64) one way and results the other.
 
-``python -m pipeline.executor FD`` is the child's entry point.
+``python -m pipeline.runtime.sandbox FD`` is the child's entry point.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from typing import Any
 
 from pipeline import codec
 from pipeline.envelope import Incoming, dead_letter
-from pipeline.models import Article, DeadLetter, Reason, Rejection, StageInfo
+from pipeline.events import Article, DeadLetter, Reason, Rejection, StageInfo
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -174,7 +174,13 @@ class IsolatedStage:
             # Not asyncio's subprocesses: they belong to one event loop, and the first child is
             # started before faust's loop exists. Starting a process does not block.
             self._child = subprocess.Popen(  # noqa: ASYNC220
-                [sys.executable, "-m", "pipeline.executor", str(theirs.fileno()), str(os.getpid())],
+                [
+                    sys.executable,
+                    "-m",
+                    "pipeline.runtime.sandbox",
+                    str(theirs.fileno()),
+                    str(os.getpid()),
+                ],
                 pass_fds=[theirs.fileno()],
                 stdin=subprocess.DEVNULL,
             )

@@ -37,8 +37,8 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 
 from pipeline import __version__, codec
 from pipeline.kafka import ensure_topics
+from pipeline.runtime.stage_main import SUPERVISOR_PID_ENV
 from pipeline.settings import ENV_PREFIX, Settings
-from pipeline.stage_process import SUPERVISOR_PID_ENV
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +199,7 @@ class Supervisor:
         stage.process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "pipeline.stage_process",
+            "pipeline.runtime.stage_main",
             stage.stage,
             env=self.stage_environment(),
             stdin=asyncio.subprocess.PIPE,

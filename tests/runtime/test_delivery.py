@@ -16,15 +16,15 @@ from aiokafka.errors import (
 from faust.exceptions import ProducerSendError
 
 from pipeline import codec, schemas
-from pipeline.delivery import (
+from pipeline.envelope import Incoming, dead_letter
+from pipeline.events import Rejection
+from pipeline.runtime.delivery import (
     Delivery,
     DeliveryTimedOut,
     Undeliverable,
     fit_dead_letter,
     is_transient,
 )
-from pipeline.envelope import Incoming, dead_letter
-from pipeline.models import Rejection
 from tests.stage_doubles import article_for
 
 

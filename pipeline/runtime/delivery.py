@@ -20,7 +20,7 @@ import faust
 from aiokafka.errors import KafkaError, KafkaTimeoutError, ProducerClosed
 
 from pipeline import codec
-from pipeline.models import Article, DeadLetter
+from pipeline.events import Article, DeadLetter
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -1,9 +1,9 @@
-"""Entry point of one stage's worker process, started by ``pipeline.worker.Supervisor``.
+"""Entry point of one stage's worker process, started by ``pipeline.runtime.supervisor.Supervisor``.
 
-Usage: ``python -m pipeline.stage_process STAGE`` with the settings as JSON on standard input
+Usage: ``python -m pipeline.runtime.stage_main STAGE`` with the settings as JSON on standard input
 (secrets included: a pipe, unlike the environment, is not readable by other processes of the
 user through ``/proc``) and ``PROMETHEUS_MULTIPROC_DIR`` set by the supervisor. The stage's code
-and models run in a child process of this one (``pipeline.executor``).
+and models run in a child process of this one (``pipeline.runtime.sandbox``).
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ def main(argv: list[str]) -> int:
     from prometheus_client.multiprocess import mark_process_dead
 
     from pipeline import codec
-    from pipeline.app import build_app
-    from pipeline.executor import IsolatedStage, StageUnavailable
+    from pipeline.runtime.app import build_app
+    from pipeline.runtime.sandbox import IsolatedStage, StageUnavailable
     from pipeline.settings import Settings
 
     (stage_name,) = argv

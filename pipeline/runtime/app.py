@@ -40,14 +40,14 @@ from prometheus_client import CollectorRegistry
 
 from pipeline import changelog
 from pipeline.changelog import ChangelogDict
-from pipeline.delivery import Delivery, Undeliverable
 from pipeline.envelope import Incoming, dead_letter, parse_timestamp
-from pipeline.executor import IsolatedStage, StageFailure, StageUnavailable
-from pipeline.faust_app import StageFaustApp
+from pipeline.events import Article, DeadLetter, Reason, Rejection, StageInfo
 from pipeline.kafka import faust_broker_url, faust_credentials
 from pipeline.metrics import DedupMetrics, StageMetrics
-from pipeline.models import Article, DeadLetter, Reason, Rejection, StageInfo
 from pipeline.observability import observe_stage
+from pipeline.runtime.delivery import Delivery, Undeliverable
+from pipeline.runtime.faust_app import StageFaustApp
+from pipeline.runtime.sandbox import IsolatedStage, StageFailure, StageUnavailable
 from pipeline.settings import Settings
 from pipeline.stages import Stage, input_topic, output_topic
 from pipeline.stages.dedup import DedupStage, DuplicateIndex
@@ -77,7 +77,8 @@ class LocalStage:
     heartbeat), or on the loop itself for quick work that must touch faust tables.
 
     No time limit can be enforced on code in this process; stage processes run their stage
-    through ``pipeline.executor.IsolatedStage`` instead, and this serves tests and quick checks.
+    through ``pipeline.runtime.sandbox.IsolatedStage`` instead, and this serves tests and quick
+    checks.
     """
 
     def __init__(self, stage: Stage, *, threaded: bool = True) -> None:
