@@ -48,7 +48,8 @@ kafka-down: $(STAMP)
 # The end-to-end suites against Apache Kafka: the cluster `make kafka-up` started, else one
 # started for the run. Fails, saying why, where Java or Maven is missing.
 KAFKA_SUITES := tests/e2e/test_pipeline.py tests/e2e/test_dedup.py tests/e2e/test_replay.py \
-	tests/e2e/test_health.py tests/e2e/test_reliability.py tests/test_cluster.py
+	tests/e2e/test_health.py tests/e2e/test_topic_checks.py tests/e2e/test_reliability.py \
+	tests/test_cluster.py
 test-kafka: $(STAMP)
 	$(BIN)/pytest -p no:cacheprovider --broker kafka $(KAFKA_SUITES)
 
