@@ -65,9 +65,7 @@ async def test_fewer_replicas_or_in_sync_replicas_than_asked_are_reported(
     assert all(w in caplog.text for w in warnings)
 
 
-async def test_a_topic_the_cluster_cannot_replicate_as_asked_is_a_clear_error(
-    e2e_settings, broker
-):
+async def test_a_topic_the_cluster_cannot_replicate_as_asked_is_a_clear_error(e2e_settings, broker):
     if broker.cluster is None:
         pytest.skip("the embedded broker accepts any replication factor and keeps one copy")
     settings = e2e_settings.replace(replication_factor=5)
