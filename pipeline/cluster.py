@@ -261,9 +261,9 @@ class KafkaCluster:
     def wait_ready(self, timeout: float = 120.0) -> None:
         asyncio.run(self.until_ready(timeout))
 
-    async def until_ready(self, timeout: float = 120.0) -> None:
+    async def until_ready(self, limit: float = 120.0) -> None:
         """Until every node is registered as a broker and the cluster answers with all of them."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + limit
         while True:
             for node in self.nodes:
                 if not node.alive():
@@ -275,7 +275,7 @@ class KafkaCluster:
                 return
             if time.monotonic() > deadline:
                 raise KafkaUnavailable(
-                    f"the Kafka cluster was not ready within {timeout:g}s; node 1's log:\n"
+                    f"the Kafka cluster was not ready within {limit:g}s; node 1's log:\n"
                     + _tail(self.nodes[0].log)
                 )
             await asyncio.sleep(0.5)

@@ -18,9 +18,9 @@ from pipeline.producer import produce
 from pipeline.runtime.supervisor import Supervisor
 from tests.e2e.accounting import (
     SOAK,
-    busiest_leader,
     Ledger,
     alive,
+    busiest_leader,
     count,
     distinct_articles,
     kill,
