@@ -93,6 +93,18 @@ def client_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+def producer_options(settings: Settings) -> dict[str, Any]:
+    """Options of every aiokafka producer of ours (faust's get the same through its app)."""
+    compression = None if settings.compression_type == "none" else settings.compression_type
+    return {
+        **client_options(settings),
+        "acks": "all",
+        "enable_idempotence": settings.idempotence,
+        "compression_type": compression,
+        "max_request_size": settings.max_message_bytes,
+    }
+
+
 class KafkaSetupError(RuntimeError):
     """The pipeline cannot start against this cluster; the message says why and what to do."""
 
