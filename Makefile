@@ -49,7 +49,7 @@ kafka-down: $(STAMP)
 # started for the run. Fails, saying why, where Java or Maven is missing.
 KAFKA_SUITES := tests/e2e/test_pipeline.py tests/e2e/test_dedup.py tests/e2e/test_replay.py \
 	tests/e2e/test_health.py tests/e2e/test_topic_checks.py tests/e2e/test_reliability.py \
-	tests/e2e/test_cluster_failures.py tests/test_cluster.py
+	tests/e2e/test_other_clients.py tests/e2e/test_cluster_failures.py tests/test_cluster.py
 test-kafka: $(STAMP)
 	$(BIN)/pytest -p no:cacheprovider --broker kafka --durations=12 $(KAFKA_SUITES)
 
