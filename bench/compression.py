@@ -56,6 +56,10 @@ async def send(settings: Settings, topic: str, messages: list[tuple[bytes, bytes
         await producer.stop()
 
 
+def topic(kind: str, compression: str, round_: int) -> str:
+    return f"{kind.replace(' ', '-')}-{compression}-{round_}"
+
+
 def log_bytes(cluster: KafkaCluster, topic: str) -> int:
     folder = cluster.nodes[0].home / "data" / f"{topic}-0"
     return sum(path.stat().st_size for path in folder.glob("*.log"))
@@ -65,7 +69,7 @@ async def measure(cluster: KafkaCluster, kinds: dict[str, list[tuple[bytes, byte
     base = Settings.load({"broker": cluster.url}, env={})
     admin = AIOKafkaAdminClient(bootstrap_servers=cluster.bootstrap)
     await admin.start()
-    topics = [f"{kind}-{codec_}-{n}" for kind in kinds for codec_ in COMPRESSION_TYPES
+    topics = [topic(kind, codec_, n) for kind in kinds for codec_ in COMPRESSION_TYPES
               for n in range(ROUNDS)]  # fmt: skip
     await admin.create_topics([NewTopic(t, 1, 1) for t in topics])
     await admin.close()
@@ -75,9 +79,9 @@ async def measure(cluster: KafkaCluster, kinds: dict[str, list[tuple[bytes, byte
         for compression in COMPRESSION_TYPES:
             settings = base.replace(compression_type=compression)
             seconds = [
-                await send(settings, f"{kind}-{compression}-{n}", messages) for n in range(ROUNDS)
+                await send(settings, topic(kind, compression, n), messages) for n in range(ROUNDS)
             ]
-            size = log_bytes(cluster, f"{kind}-{compression}-0") / len(messages)
+            size = log_bytes(cluster, topic(kind, compression, 0)) / len(messages)
             plain = plain or size
             print(
                 f"{kind:<16}{compression:<13}{size:>14,.0f}{size / plain:>9.2f}"

@@ -138,6 +138,16 @@ async def settle(settings: Settings, expected: set[str], timeout: float) -> None
                 return
 
 
+async def enriched(settings: Settings, wanted: set[str], timeout: float) -> None:
+    """Until every one of ``wanted`` has an enriched event (earlier dead letters do not count)."""
+    ledger = Ledger(wanted)
+    async with asyncio.timeout(timeout):
+        async for record in read_topics(settings, [settings.topic_enriched]):
+            ledger.add(record.topic, settings, record.key, record.value)
+            if set(ledger.event_ids) >= wanted:
+                return
+
+
 async def count(settings: Settings, expected: set[str]) -> Ledger:
     """Every copy on the output topics, once the pipeline is quiet."""
     ledger = Ledger(expected)
