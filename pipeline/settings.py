@@ -22,6 +22,7 @@ class SettingsError(ValueError):
     """A setting has a value that cannot be used."""
 
 
+COMPRESSION_TYPES = ("none", "gzip", "lz4", "zstd")
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 REDACTED = "********"
@@ -72,6 +73,17 @@ class Settings:
         "Replicas that must have a write before the broker accepts it (`min.insync.replicas`; "
         "producers ask every in-sync replica). Above 1, topics Wirestream creates get it; a "
         "topic with less is reported at start-up. At most `replication_factor`.",
+    )
+    compression_type: str = _setting(
+        "none",
+        "Compression of the messages Wirestream's producers send: `none`, `gzip`, `lz4` or "
+        "`zstd` (see Measured for bytes per event).",
+    )
+    idempotence: bool = _setting(
+        True,
+        "Producers ask the broker for idempotent writes (`enable.idempotence`): a send retried "
+        "after a lost answer is not written twice. The embedded broker lacks it, and the demo "
+        "turns it off there.",
     )
     session_timeout: float = _setting(
         10.0,
@@ -225,6 +237,11 @@ class Settings:
             raise SettingsError(f"stages must be a non-empty subset of {wanted}; got {got}")
         if self.partitions < 1 or self.batch_size < 1 or self.max_body_bytes < 1:
             raise SettingsError("partitions, batch_size and max_body_bytes must be positive")
+        if self.compression_type not in COMPRESSION_TYPES:
+            raise SettingsError(
+                f"compression_type must be one of {', '.join(COMPRESSION_TYPES)}; "
+                f"got {self.compression_type!r}"
+            )
         if not 1 <= self.min_insync_replicas <= self.replication_factor:
             raise SettingsError("min_insync_replicas must be within 1..replication_factor")
         if not 0.0 <= self.classify_threshold <= 1.0:
