@@ -225,4 +225,7 @@ class DeadLetter:
     article_id: str | None = None
     # True when the payload was cut to fit the broker's message size: it cannot be replayed.
     payload_truncated: bool = False
+    # Where `wirestream enrich` read the input (no topic then): its file and JSON Lines line.
+    input_file: str | None = None
+    input_line: int | None = None
     schema_version: str = SCHEMA_VERSION

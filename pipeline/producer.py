@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -87,28 +88,28 @@ async def read_topics(
     topics: Sequence[str],
     *,
     start: dict[TopicPartition, int] | None = None,
-    from_beginning: bool = True,
+    position: str | dt.datetime = "earliest",
     idle_timeout: float | None = None,
 ) -> AsyncIterator[Record]:
     """Read topics without joining a consumer group (nothing is committed).
 
-    Starts at ``start`` offsets where given, else at the beginning (or the end). Stops after
-    ``idle_timeout`` seconds without a message, if set.
+    Starts at ``start`` offsets where given, else at ``position``: `earliest`, `latest` or the
+    first message at or after a time. Stops after ``idle_timeout`` seconds without a message,
+    if set.
     """
     consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
-    await consumer.start()
     try:
+        await consumer.start()
         partitions = await _partitions(consumer, topics)
         if not partitions:
             return
         consumer.assign(partitions)
+        unset = [tp for tp in partitions if not (start and tp in start)]
+        for tp, offset in (await offsets_at(consumer, unset, position)).items():
+            consumer.seek(tp, offset)
         for tp in partitions:
             if start and tp in start:
                 consumer.seek(tp, start[tp])
-            elif from_beginning:
-                await consumer.seek_to_beginning(tp)
-            else:
-                await consumer.seek_to_end(tp)
         while True:
             batches = await consumer.getmany(timeout_ms=int((idle_timeout or 1.0) * 1000))
             if not batches and idle_timeout is not None:
@@ -117,4 +118,23 @@ async def read_topics(
                 for m in messages:
                     yield Record(tp.topic, tp.partition, m.offset, m.key, m.value, m.timestamp)
     finally:
+        # Also after a failed start, so that no unclosed client is left behind.
         await consumer.stop()
+
+
+async def offsets_at(
+    consumer: AIOKafkaConsumer, partitions: Sequence[TopicPartition], position: str | dt.datetime
+) -> dict[TopicPartition, int]:
+    """Each partition's offset at ``position``: its first message (`earliest`), its end
+    (`latest`), or its first message at or after a time (its end if there is none)."""
+    if not partitions:
+        return {}
+    if position == "earliest":
+        return dict(await consumer.beginning_offsets(partitions))
+    ends = dict(await consumer.end_offsets(partitions))
+    if position == "latest":
+        return ends
+    assert isinstance(position, dt.datetime)
+    moment = int(position.timestamp() * 1000)
+    found = await consumer.offsets_for_times(dict.fromkeys(partitions, moment))
+    return {tp: found[tp].offset if found.get(tp) else ends[tp] for tp in partitions}
