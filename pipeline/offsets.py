@@ -9,9 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.client import AIOKafkaClient, CoordinationType
+from aiokafka.errors import for_code
+from aiokafka.protocol.admin import (
+    DescribeGroupsRequest,
+    DescribeGroupsRequest_v0,
+    DescribeGroupsRequest_v2,
+)
 
 from pipeline.kafka import client_options, wait_for_broker
 from pipeline.producer import offsets_at
@@ -29,18 +36,49 @@ def describe_position(position: Position) -> str:
     return position if isinstance(position, str) else position.isoformat()
 
 
-async def group_state(settings: Settings, group: str) -> tuple[int, dict[TopicPartition, int]]:
-    """The group's live members and its committed offsets."""
-    admin = AIOKafkaAdminClient(**client_options(settings), request_timeout_ms=10_000)
+class _DescribeGroups(DescribeGroupsRequest):
+    """DescribeGroups at version 2 at most: aiokafka 0.14 reads a version 3 answer with the
+    version 2 layout and fails, and version 2 says all that is needed here."""
+
+    def prepare(self, versions: dict[int, tuple[int, int]]) -> Any:
+        highest = versions.get(self.API_KEY, (0, 0))[1]
+        return self.build(DescribeGroupsRequest_v2 if highest >= 2 else DescribeGroupsRequest_v0)
+
+
+async def live_members(settings: Settings, group: str) -> int:
+    client = AIOKafkaClient(**client_options(settings), request_timeout_ms=10_000)
     try:
-        await admin.start()
-        [response] = await admin.describe_consumer_groups([group])
-        description = response.to_object()["groups"][0]
-        committed = await admin.list_consumer_group_offsets(group)
+        await client.bootstrap()
+        coordinator = await client.coordinator_lookup(CoordinationType.GROUP, group)
+        response = await client.send(coordinator, _DescribeGroups([group]))
     finally:
-        await admin.close()
-    members = 0 if description["group_state"] in ("Dead", "Empty") else len(description["members"])
-    return members, {tp: meta.offset for tp, meta in committed.items() if meta.offset >= 0}
+        await client.close()
+    [description] = response.to_object()["groups"]
+    if description["error_code"]:
+        raise for_code(description["error_code"])(f"cannot describe group {group}")
+    return len(description["members"])
+
+
+async def group_state(
+    settings: Settings, group: str, topic: str
+) -> tuple[int, dict[TopicPartition, int]]:
+    """The group's live members and its committed offsets on the topic."""
+    members = await live_members(settings, group)
+    committed = {}
+    consumer = _consumer(settings, group)
+    try:
+        await consumer.start()
+        for tp in await _partitions(consumer, topic):
+            offset = await consumer.committed(tp)
+            if offset is not None and offset >= 0:
+                committed[tp] = offset
+    finally:
+        await consumer.stop()
+    return members, committed
+
+
+def _consumer(settings: Settings, group: str) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(**client_options(settings), group_id=group, enable_auto_commit=False)
 
 
 async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
@@ -53,9 +91,7 @@ async def _move(
 ) -> dict[TopicPartition, int]:
     """The offsets of ``position`` on the topic's partitions; committed for the group unless
     ``commit`` is false."""
-    consumer = AIOKafkaConsumer(
-        **client_options(settings), group_id=group, enable_auto_commit=False
-    )
+    consumer = _consumer(settings, group)
     try:
         await consumer.start()
         partitions = await _partitions(consumer, topic)
@@ -80,8 +116,8 @@ async def apply_start_position(settings: Settings, stages: Sequence[str]) -> lis
     done = []
     for stage in stages:
         group, topic = settings.group_id(stage), input_topic(settings, stage)
-        members, committed = await group_state(settings, group)
-        if members or any(tp.topic == topic for tp in committed):
+        members, committed = await group_state(settings, group, topic)
+        if members or committed:
             done.append(f"{group} already has a position on {topic}; start_from does not move it")
             continue
         moved = await _move(settings, group, topic, position, commit=True)
@@ -100,7 +136,7 @@ async def reset(
     offset. Refused while the group has live members, whose commits would undo the move."""
     group, topic = settings.group_id(stage), input_topic(settings, stage)
     await wait_for_broker(settings)
-    members, committed = await group_state(settings, group)
+    members, committed = await group_state(settings, group, topic)
     if members:
         raise OffsetsError(
             f"group {group} has {members} live member(s); stop the {stage} workers first "

@@ -137,4 +137,8 @@ async def offsets_at(
     assert isinstance(position, dt.datetime)
     moment = int(position.timestamp() * 1000)
     found = await consumer.offsets_for_times(dict.fromkeys(partitions, moment))
-    return {tp: found[tp].offset if found.get(tp) else ends[tp] for tp in partitions}
+    # No message at or after the time: Kafka answers None, some brokers a timestamp of -1.
+    return {
+        tp: hit.offset if (hit := found.get(tp)) and hit.timestamp >= 0 else ends[tp]
+        for tp in partitions
+    }

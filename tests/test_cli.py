@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -14,7 +15,7 @@ from click.testing import CliRunner
 
 from pipeline import codec, schemas
 from pipeline.broker import free_port
-from pipeline.cli import SettingOption, main
+from pipeline.cli import SettingOption, _run, main
 from tests.conftest import REPO
 
 COMMANDS = ["demo", "worker", "produce", "tail", "enrich", "broker", "settings", "top",
@@ -270,3 +271,17 @@ def test_tail_waits_for_the_broker_and_ctrl_c_ends_it_with_130():
         process.kill()
     assert process.returncode == 130
     assert "Traceback" not in rest and "Unclosed" not in rest, rest
+
+
+def test_a_command_that_cleans_up_after_ctrl_c_still_exits_130():
+    async def cleans_up() -> str:
+        os.kill(os.getpid(), signal.SIGINT)
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            return "cleaned up"  # the cancellation is handled, not re-raised
+        return "not interrupted"
+
+    with pytest.raises(SystemExit) as stopped:
+        _run(cleans_up())
+    assert stopped.value.code == 130
