@@ -229,3 +229,7 @@ class DeadLetter:
     input_file: str | None = None
     input_line: int | None = None
     schema_version: str = SCHEMA_VERSION
+
+
+# What a stage gives for each message: the article to send on, or the message's dead letter.
+Result = Article | DeadLetter

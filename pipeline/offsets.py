@@ -21,7 +21,7 @@ from aiokafka.protocol.admin import (
 )
 
 from pipeline.kafka import client_options, wait_for_broker
-from pipeline.producer import offsets_at
+from pipeline.producer import offsets_at, topic_partitions
 from pipeline.settings import Settings
 from pipeline.stages import input_topic
 
@@ -68,7 +68,7 @@ async def group_state(
     consumer = _consumer(settings, group)
     try:
         await consumer.start()
-        for tp in await _partitions(consumer, topic):
+        for tp in await topic_partitions(consumer, [topic]):
             offset = await consumer.committed(tp)
             if offset is not None and offset >= 0:
                 committed[tp] = offset
@@ -81,11 +81,6 @@ def _consumer(settings: Settings, group: str) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(**client_options(settings), group_id=group, enable_auto_commit=False)
 
 
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
-    await consumer.topics()
-    return [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-
-
 async def _move(
     settings: Settings, group: str, topic: str, position: Position, *, commit: bool
 ) -> dict[TopicPartition, int]:
@@ -94,7 +89,7 @@ async def _move(
     consumer = _consumer(settings, group)
     try:
         await consumer.start()
-        partitions = await _partitions(consumer, topic)
+        partitions = await topic_partitions(consumer, [topic])
         if not partitions:
             return {}
         targets = await offsets_at(consumer, partitions, position)

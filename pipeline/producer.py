@@ -64,12 +64,16 @@ class Record:
     timestamp_ms: int
 
 
-async def _partitions(consumer: AIOKafkaConsumer, topics: Sequence[str]) -> list[TopicPartition]:
-    await consumer.topics()  # refreshes metadata, so partitions_for_topic knows every topic
+async def topic_partitions(
+    consumer: AIOKafkaConsumer, topics: Sequence[str]
+) -> list[TopicPartition]:
+    # The metadata of every topic, fetched now. The consumer's own (`partitions_for_topic`)
+    # covers only topics it has subscribed to on Apache Kafka, so it knows none of these.
+    cluster = await consumer._client.fetch_all_metadata()
     return [
         TopicPartition(topic, p)
         for topic in topics
-        for p in sorted(consumer.partitions_for_topic(topic) or ())
+        for p in sorted(cluster.partitions_for_topic(topic) or ())
     ]
 
 
@@ -77,7 +81,7 @@ async def end_offsets(settings: Settings, topics: Sequence[str]) -> dict[TopicPa
     consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
     await consumer.start()
     try:
-        partitions = await _partitions(consumer, topics)
+        partitions = await topic_partitions(consumer, topics)
         return await consumer.end_offsets(partitions) if partitions else {}
     finally:
         await consumer.stop()
@@ -94,31 +98,41 @@ async def read_topics(
     """Read topics without joining a consumer group (nothing is committed).
 
     Starts at ``start`` offsets where given, else at ``position``: `earliest`, `latest` or the
-    first message at or after a time. Stops after ``idle_timeout`` seconds without a message,
-    if set.
+    first message at or after a time. If ``idle_timeout`` is set, stops once it has read up to
+    the topics' ends as they were at the start and then ``idle_timeout`` seconds pass without a
+    message: a cluster's first fetches (leaders looked up, connections opened) may take longer
+    than that.
     """
-    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        **client_options(settings),
+        enable_auto_commit=False,
+        auto_offset_reset="latest" if position == "latest" else "earliest",
+    )
     try:
+        # Also after a failed start, so that no unclosed client is left behind.
         await consumer.start()
-        partitions = await _partitions(consumer, topics)
+        partitions = await topic_partitions(consumer, topics)
         if not partitions:
             return
-        consumer.assign(partitions)
         unset = [tp for tp in partitions if not (start and tp in start)]
-        for tp, offset in (await offsets_at(consumer, unset, position)).items():
-            consumer.seek(tp, offset)
+        offsets = {**await offsets_at(consumer, unset, position), **(start or {})}
+        # Every position set right after `assign`, with no await between: the consumer's own
+        # reset cannot run in between and land after a seek (on Apache Kafka it skipped whole
+        # partitions).
+        consumer.assign(partitions)
         for tp in partitions:
-            if start and tp in start:
-                consumer.seek(tp, start[tp])
+            consumer.seek(tp, offsets[tp])
+        ends = await consumer.end_offsets(partitions) if idle_timeout is not None else {}
         while True:
             batches = await consumer.getmany(timeout_ms=int((idle_timeout or 1.0) * 1000))
             if not batches and idle_timeout is not None:
-                return
+                positions = [await consumer.position(tp) for tp in partitions]
+                if all(at >= ends[tp] for tp, at in zip(partitions, positions, strict=True)):
+                    return
             for tp, messages in batches.items():
                 for m in messages:
                     yield Record(tp.topic, tp.partition, m.offset, m.key, m.value, m.timestamp)
     finally:
-        # Also after a failed start, so that no unclosed client is left behind.
         await consumer.stop()
 
 

@@ -134,7 +134,19 @@ class Settings:
         at_least=1,
     )
     replication_factor: int = _setting(
-        1, "Replication factor of topics Wirestream creates.", group=TOPICS, at_least=1
+        1,
+        "Replication factor of topics Wirestream creates. A topic with fewer replicas is "
+        "reported at start-up.",
+        group=TOPICS,
+        at_least=1,
+    )
+    min_insync_replicas: int = _setting(
+        1,
+        "Replicas that must have a write before the broker accepts it (`min.insync.replicas`; "
+        "producers ask every in-sync replica). Above 1, topics Wirestream creates get it; a "
+        "topic with less is reported at start-up. At most `replication_factor`.",
+        group=TOPICS,
+        at_least=1,
     )
     session_timeout: float = _setting(
         10.0,
@@ -423,6 +435,11 @@ class Settings:
             raise SettingsError(
                 "every topic setting must name a different topic",
                 tuple(f.name for f in dataclasses.fields(self) if f.name.startswith("topic_")),
+            )
+        if self.min_insync_replicas > self.replication_factor:
+            raise SettingsError(
+                "min_insync_replicas must be at most replication_factor",
+                ("min_insync_replicas", "replication_factor"),
             )
         if self.heartbeat_interval >= self.session_timeout:
             raise SettingsError(
