@@ -17,6 +17,7 @@ from pipeline.envelope import Incoming
 from pipeline.events import Article, DeadLetter
 from pipeline.settings import STAGES, Settings
 from pipeline.stages import Stage, build_stage
+from pipeline.validation import OutputCheck
 
 T = TypeVar("T")
 
@@ -31,6 +32,10 @@ class Enricher:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.stages: list[Stage] = [build_stage(settings, name) for name in STAGES]
+        self.checks = [
+            OutputCheck(stage.name, stage.output_schema, settings.validate_output)
+            for stage in self.stages
+        ]
 
     def enrich(
         self, items: Iterable[tuple[T, dict[str, Any] | bytes]]
@@ -47,8 +52,9 @@ class Enricher:
         results: list[Article | DeadLetter | None] = [None] * len(payloads)
         # (position in the input, message for the next stage)
         in_flight = [(i, Incoming(value=p)) for i, p in enumerate(payloads)]
-        for stage in self.stages:
-            outputs = stage.process([message for _, message in in_flight])
+        for stage, check in zip(self.stages, self.checks, strict=True):
+            messages = [message for _, message in in_flight]
+            outputs = check(messages, stage.process(messages))
             survivors = []
             for (position, _), output in zip(in_flight, outputs, strict=True):
                 results[position] = output

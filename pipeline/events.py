@@ -26,6 +26,7 @@ class Reason(StrEnum):
     STAGE_ERROR = "stage_error"
     TIMEOUT = "timeout"  # over the per-article time limit (`article_timeout`)
     UNDELIVERABLE = "undeliverable"  # the broker refused the stage's result for good
+    INVALID_OUTPUT = "invalid_output"  # the stage's event failed its schema (`validate_output`)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ from pipeline.enrich import ECHO_CHARS, Enricher, located
 from pipeline.envelope import Incoming, dead_letter
 from pipeline.events import Rejection
 from pipeline.settings import Settings
+from pipeline.validation import OutputCheck
 from tests.stage_doubles import MisbehavingStage
 
 
@@ -12,6 +13,7 @@ def enricher(batch_size: int) -> Enricher:
     instance = Enricher.__new__(Enricher)
     instance.settings = Settings.load({"batch_size": batch_size}, env={})
     instance.stages = [MisbehavingStage()]
+    instance.checks = [OutputCheck("ner", "entities-article", "off")]
     return instance
 
 
