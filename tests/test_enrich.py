@@ -8,12 +8,13 @@ from pipeline.validation import OutputCheck
 from tests.stage_doubles import MisbehavingStage
 
 
-def enricher(batch_size: int) -> Enricher:
-    # The real stages' wiring without their models: stage doubles that pass articles on.
+def enricher(batch_size: int, validate_output: str = "off") -> Enricher:
+    # The real stages' wiring without their models: a stage double that makes an article of
+    # each message, without the entities its output schema requires.
     instance = Enricher.__new__(Enricher)
     instance.settings = Settings.load({"batch_size": batch_size}, env={})
     instance.stages = [MisbehavingStage()]
-    instance.checks = [OutputCheck("ner", "entities-article", "off")]
+    instance.checks = [OutputCheck("ner", "entities-article", validate_output)]
     return instance
 
 
@@ -38,3 +39,11 @@ def test_located_dead_letters_say_where_and_echo_a_bounded_payload():
     assert shown.payload == "é" * ECHO_CHARS and shown.payload_truncated
     small = located(dead_letter("clean", Incoming(value=b"{}"), Rejection("x", "y")), "-", None)
     assert small.payload == "{}" and not small.payload_truncated
+
+
+def test_enrich_checks_outputs_when_asked():
+    articles = [(n, {"body": f"article {n}"}) for n in range(3)]
+    checked = [result for _, result in enricher(2, "all").enrich(articles)]
+    assert [getattr(r, "reason", None) for r in checked] == ["invalid_output"] * 3
+    unchecked = [result for _, result in enricher(2, "off").enrich(articles)]
+    assert [getattr(r, "reason", None) for r in unchecked] == [None] * 3
