@@ -38,7 +38,7 @@ def test_all_turns_each_failing_event_into_its_messages_dead_letter():
     assert (letter.stage, letter.reason, letter.article_id) == ("ner", "invalid_output", "m1")
     assert (
         "entities-article" in letter.error
-        and "entities: None is not of type 'array'" in letter.error
+        and 'entities: null is not of type "array"' in letter.error
     )
     assert (letter.payload, letter.offset) == ("text 1", 1)  # the input, for a replay
     assert schemas.errors("dead-letter", codec.to_plain(letter)) == []
