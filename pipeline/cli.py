@@ -334,7 +334,7 @@ def produce_command(paths: tuple[str, ...], **values: Any) -> None:
                     elif record.article is not None:
                         yield record.article
 
-            return await produce(settings, articles())
+            return len(await produce(settings, articles()))
 
     sent = _run(push())
     click.echo(f"pushed {sent} articles to {settings.topic_raw} on {settings.broker_url}", err=True)
