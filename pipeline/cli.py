@@ -413,7 +413,7 @@ def enrich(paths: tuple[str, ...], output: Path, **values: Any) -> None:
         enricher = Enricher(settings)  # models load only once the paths are known to be good
         with InputProgress("enrich", total_size(paths)) as progress:
 
-            def articles() -> Iterable[tuple[Any, dict[str, Any]]]:
+            def articles() -> Iterable[tuple[tuple[str | None, int | None], dict[str, Any]]]:
                 nonlocal problems
                 for record in read_sources(paths):
                     progress.advance(record.size)
@@ -421,13 +421,13 @@ def enrich(paths: tuple[str, ...], output: Path, **values: Any) -> None:
                         problems += 1
                         progress.echo(f"skipped {record.origin}: {record.error}")
                     elif record.article is not None:
-                        yield record, record.article
+                        yield (record.file, record.line), record.article
 
-            for record, result in enricher.enrich(articles()):
+            for (file, line), result in enricher.enrich(articles()):
                 progress.advance(0, articles=1)
                 if isinstance(result, DeadLetter):
                     problems += 1
-                    letter = located(result, record.file, record.line)
+                    letter = located(result, file, line)
                     progress.echo(codec.dumps(letter).decode())
                 else:
                     sink.write(codec.dumps_line(result))

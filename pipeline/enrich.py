@@ -44,9 +44,10 @@ class Enricher:
         order; the tag (where the article came from, say) is passed through untouched."""
         iterator = iter(items)
         while batch := list(islice(iterator, self.settings.batch_size)):
+            tags = [tag for tag, _ in batch]
             payloads = [a if isinstance(a, bytes) else codec.dumps(a) for _, a in batch]
-            results = self._enrich_batch(payloads)
-            yield from zip((tag for tag, _ in batch), results, strict=True)
+            del batch  # the decoded articles: only their encoding is needed from here on
+            yield from zip(tags, self._enrich_batch(payloads), strict=True)
 
     def _enrich_batch(self, payloads: list[bytes]) -> list[Article | DeadLetter]:
         results: list[Article | DeadLetter | None] = [None] * len(payloads)
