@@ -70,6 +70,7 @@ def faust_app(settings: Settings, group: str, datadir: str) -> faust.App:
     return StageFaustApp(
         group,
         fetch_max_wait=settings.fetch_max_wait,
+        idempotence=settings.idempotence,
         broker=faust_broker_url(settings.broker_url),
         broker_credentials=faust_credentials(settings),
         store="memory://",
@@ -83,6 +84,9 @@ def faust_app(settings: Settings, group: str, datadir: str) -> faust.App:
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         producer_max_request_size=settings.max_message_bytes,
+        producer_compression_type=(
+            None if settings.compression_type == "none" else settings.compression_type
+        ),
         # Sends go out at once and are awaited, never held back until a commit.
         stream_publish_on_commit=False,
         # On a rebalance, wait for the batch in flight to be delivered and acked, and commit it.
