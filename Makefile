@@ -7,7 +7,7 @@ CORPUS ?=
 
 .PHONY: demo test lint format bench bench-all lock clean deploy-files soak audit bench-hostile \
 	kafka-up kafka-down test-kafka soak-kafka bench-compression \
-	bench-latency \
+	bench-latency bench-enrich-memory bench-validation \
 	bench-extraction bench-language bench-dedup bench-clean-speed \
 	bench-ner-conll bench-ner-salience bench-ner-speed bench-ner-memory bench-topics
 
@@ -104,9 +104,16 @@ bench-hostile: $(STAMP)
 # Bytes per message on Apache Kafka for each compression_type (needs Java and Maven).
 bench-compression: $(STAMP)
 	$(BIN)/python bench/compression.py
+# Peak RSS of `wirestream enrich` on generated 100 MB and 1 GB JSON Lines files (in /tmp).
+bench-enrich-memory: $(STAMP)
+	$(BIN)/python bench/enrich_memory.py
+# Cost per event of validate_output, beside each stage's work.
+bench-validation: $(STAMP)
+	$(BIN)/python bench/validation.py
 
 bench-all: bench bench-latency bench-extraction bench-language bench-dedup bench-clean-speed \
-	bench-ner-conll bench-ner-salience bench-ner-speed bench-topics bench-ner-memory
+	bench-ner-conll bench-ner-salience bench-ner-speed bench-topics bench-ner-memory \
+	bench-enrich-memory bench-validation
 
 # Re-pin every dependency (runtime and test) from pyproject.toml into requirements.lock.
 lock:

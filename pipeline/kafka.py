@@ -141,18 +141,42 @@ async def ensure_topics(settings: Settings) -> list[str]:
                 await _create(admin, settings, missing)
             return await check_topics(admin, settings)
         except (KafkaConnectionError, KafkaError, OSError) as exc:
-            if asyncio.get_running_loop().time() >= deadline:
-                raise BrokerUnavailable(
-                    f"cannot reach Kafka at {settings.broker_url} ({exc.__class__.__name__}: "
-                    f"{exc}); is the broker running? Set --broker or WIRESTREAM_BROKER."
-                ) from exc
-            delay = min(0.5 * attempt, 3.0)
-            log.warning(
-                "broker %s not reachable (%s); retrying in %.1fs", settings.broker_url, exc, delay
-            )
-            await asyncio.sleep(delay)
+            await _retry_later(settings, exc, attempt, deadline)
         finally:
             await admin.close()
+
+
+async def wait_for_broker(settings: Settings) -> None:
+    """Return once the broker answers; retry as ``ensure_topics`` does, for `startup_timeout`
+    seconds, saying so, then raise ``BrokerUnavailable``. For commands that create no topics."""
+    deadline = asyncio.get_running_loop().time() + settings.startup_timeout
+    attempt = 0
+    while True:
+        attempt += 1
+        admin = AIOKafkaAdminClient(**client_options(settings), request_timeout_ms=10_000)
+        try:
+            await admin.start()
+            return
+        except (KafkaConnectionError, KafkaError, OSError) as exc:
+            await _retry_later(settings, exc, attempt, deadline)
+        finally:
+            await admin.close()
+
+
+async def _retry_later(settings: Settings, exc: Exception, attempt: int, deadline: float) -> None:
+    """Wait before the next attempt to reach the broker, saying so; give up at the deadline."""
+    if asyncio.get_running_loop().time() >= deadline:
+        raise BrokerUnavailable(
+            f"cannot reach Kafka at {settings.broker_url} ({exc.__class__.__name__}: "
+            f"{exc}); is the broker running? Set --broker or WIRESTREAM_BROKER."
+        ) from exc
+    delay = min(0.5 * attempt, 3.0)
+    left = max(deadline - asyncio.get_running_loop().time(), 0.0)
+    log.warning(
+        "broker %s not reachable (%s); retrying in %.1fs (giving up in %.0fs: startup_timeout)",
+        settings.broker_url, exc, delay, left,
+    )  # fmt: skip
+    await asyncio.sleep(delay)
 
 
 def topic_configs(settings: Settings, topic: str) -> dict[str, str]:
