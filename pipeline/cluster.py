@@ -155,6 +155,7 @@ class KafkaCluster:
         # Replicas wanted per partition, and how many must have a write before it is accepted.
         self.replication = min(3, nodes)
         self.min_insync = max(1, self.replication - 1)
+        self.state_dir: Path | None = None  # where the cluster is recorded, once it is
 
     @property
     def bootstrap(self) -> str:
@@ -246,6 +247,8 @@ class KafkaCluster:
                 start_new_session=True,
             )
         node.pid = node.process.pid
+        if self.state_dir is not None:  # a node restarted: `down` must find its new process
+            self.save(self.state_dir)
 
     def start(self, timeout: float = 120.0) -> KafkaCluster:
         self.format()
@@ -314,6 +317,7 @@ class KafkaCluster:
     # --- a cluster left running in the background, recorded in .kafka/ -----------------------
 
     def save(self, state_dir: Path = STATE_DIR) -> None:
+        self.state_dir = state_dir
         state_dir.mkdir(exist_ok=True)
         state = {
             "home": str(self.home),
@@ -343,6 +347,7 @@ class KafkaCluster:
         ]  # fmt: skip
         cluster.replication = min(3, len(cluster.nodes))
         cluster.min_insync = max(1, cluster.replication - 1)
+        cluster.state_dir = state_dir
         return cluster
 
     @staticmethod
