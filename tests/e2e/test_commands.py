@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -13,11 +14,14 @@ pytestmark = pytest.mark.e2e
 
 
 def wirestream(settings, *args: str) -> subprocess.CompletedProcess[str]:
+    # Idempotent writes as the broker under test allows (the embedded one has none).
+    env = {**os.environ, "WIRESTREAM_IDEMPOTENCE": str(settings.idempotence).lower()}
     return subprocess.run(
         [sys.executable, "-m", "pipeline", *args, "--broker", settings.broker_url],
         capture_output=True,
         text=True,
         timeout=120,
+        env=env,
     )
 
 
