@@ -187,8 +187,22 @@ def produce_command(paths: tuple[str, ...], **values: Any) -> None:
 @click.option("-n", "--count", type=int, default=None, help="Stop after N messages.")
 @click.option("--follow/--no-follow", default=False, help="Keep waiting for new messages.")
 @click.option("--from-end", is_flag=True, help="Only messages that arrive from now on.")
+@click.option(
+    "--isolation",
+    type=click.Choice(["read_committed", "read_uncommitted"]),
+    default=None,
+    help="read_committed: only messages of committed transactions [default: read_committed "
+    "with processing_guarantee exactly-once, else read_uncommitted].",
+)
 @settings_options
-def tail(topic: str | None, count: int | None, follow: bool, from_end: bool, **values: Any) -> None:
+def tail(
+    topic: str | None,
+    count: int | None,
+    follow: bool,
+    from_end: bool,
+    isolation: str | None,
+    **values: Any,
+) -> None:
     """Print a topic's messages as JSON Lines (nothing is committed; no consumer group)."""
     from pipeline.producer import read_topics
 
@@ -199,7 +213,11 @@ def tail(topic: str | None, count: int | None, follow: bool, from_end: bool, **v
         seen = 0
         idle = None if follow or from_end else 2.0
         async for record in read_topics(
-            settings, [topic], from_beginning=not from_end, idle_timeout=idle
+            settings,
+            [topic],
+            from_beginning=not from_end,
+            idle_timeout=idle,
+            isolation_level=isolation,
         ):
             sys.stdout.write((record.value or b"").decode("utf-8", "replace") + "\n")
             sys.stdout.flush()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 from typing import Any
 
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
@@ -144,6 +146,33 @@ async def ensure_topics(settings: Settings) -> None:
             await asyncio.sleep(delay)
         finally:
             await admin.close()
+
+
+class TransactionsUnsupported(KafkaSetupError):
+    """The broker has no transactions: exactly-once cannot run on it."""
+
+
+async def check_transactions(settings: Settings) -> None:
+    """Refuse exactly-once on a broker without transactions, asked the way a stage will: by
+    starting a transactional producer (InitProducerId with a transactional id)."""
+    producer = AIOKafkaProducer(
+        **client_options(settings),
+        transactional_id=f"{settings.app_prefix}-transactions-check",
+        enable_idempotence=True,
+    )
+    try:
+        async with asyncio.timeout(settings.startup_timeout):
+            await producer.start()
+    except (KafkaError, TimeoutError) as exc:
+        raise TransactionsUnsupported(
+            f"processing_guarantee exactly-once needs a broker with Kafka transactions; the "
+            f"broker at {settings.broker_url} refused a transactional producer "
+            f"({type(exc).__name__}: {exc}). Use Apache Kafka (`make kafka-up`), or "
+            "processing_guarantee at-least-once."
+        ) from exc
+    finally:
+        with contextlib.suppress(Exception):
+            await producer.stop()
 
 
 async def _check_single_partition(admin: AIOKafkaAdminClient, topic: str) -> None:

@@ -91,8 +91,11 @@ async def read_topics(
     start: dict[TopicPartition, int] | None = None,
     from_beginning: bool = True,
     idle_timeout: float | None = None,
+    isolation_level: str | None = None,
 ) -> AsyncIterator[Record]:
-    """Read topics without joining a consumer group (nothing is committed).
+    """Read topics without joining a consumer group (nothing is committed), with the settings'
+    isolation level unless ``isolation_level`` is given (``read_committed`` hides messages of
+    open and aborted transactions).
 
     Starts at ``start`` offsets where given, else at the beginning (or the end). If
     ``idle_timeout`` is set, stops once it has read up to the topics' ends as they were at the
@@ -106,6 +109,7 @@ async def read_topics(
         **client_options(settings),
         enable_auto_commit=False,
         auto_offset_reset="earliest" if from_beginning else "latest",
+        isolation_level=isolation_level or settings.isolation_level,
     )
     await consumer.start()
     try:

@@ -25,6 +25,7 @@ class SettingsError(ValueError):
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 REDACTED = "********"
+PROCESSING_GUARANTEES = ("at-least-once", "exactly-once")
 
 
 def _setting(default: Any, doc: str, *, secret: bool = False) -> Any:
@@ -104,6 +105,14 @@ class Settings:
         0.1,
         "Seconds the broker may hold a stage's fetch while some of its partitions have no new "
         "data (faust's own 1.5 s costs up to that much per stage on brokers that hold it).",
+    )
+    processing_guarantee: str = _setting(
+        "at-least-once",
+        "`at-least-once`: after a crash, the messages since the last offset commit are processed "
+        "again (duplicates with the same `event_id`). `exactly-once`: each stage writes a "
+        "batch's results, dead letters and input offsets in one Kafka transaction and reads "
+        "committed data only, so a `read_committed` consumer sees each result once. Needs a "
+        "broker with transactions (Apache Kafka); refused at start-up on one without.",
     )
     delivery_timeout: float = _setting(
         120.0,
@@ -231,6 +240,11 @@ class Settings:
             raise SettingsError("classify_threshold must be within 0..1")
         if self.dedup_mode not in ("annotate", "drop"):
             raise SettingsError(f"dedup_mode must be annotate or drop; got {self.dedup_mode!r}")
+        if self.processing_guarantee not in PROCESSING_GUARANTEES:
+            raise SettingsError(
+                f"processing_guarantee must be at-least-once or exactly-once; "
+                f"got {self.processing_guarantee!r}"
+            )
         if self.dedup_window_hours <= 0 or self.dedup_max_entries < 1:
             raise SettingsError("dedup_window_hours and dedup_max_entries must be positive")
         if not 0.0 < self.dedup_threshold <= 1.0:
@@ -273,6 +287,15 @@ class Settings:
             )
         if self.ssl_keyfile and not self.ssl_certfile:
             raise SettingsError("ssl_keyfile needs ssl_certfile")
+
+    @property
+    def exactly_once(self) -> bool:
+        return self.processing_guarantee == "exactly-once"
+
+    @property
+    def isolation_level(self) -> str:
+        """How the pipeline's consumers read: committed data only in exactly-once."""
+        return "read_committed" if self.exactly_once else "read_uncommitted"
 
     @property
     def uses_sasl(self) -> bool:

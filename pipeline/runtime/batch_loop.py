@@ -7,6 +7,10 @@ nothing: the uncommitted messages are delivered again, and their results carry t
 ``event_id``. A failure the loop cannot turn into a dead letter ends the whole stage process (see
 ``fail_stop``) rather than leaving faust to restart the agent with its batch unacknowledged,
 which would stall the partition's commits for good; the supervisor starts it again.
+
+In exactly-once, ``transactions`` (``pipeline.runtime.transactions``) wraps the delivery: the
+results, dead letters and the batch's offsets are committed in one Kafka transaction, and the
+batch is acknowledged only after it commits.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from faust.types import EventT
 from pipeline.envelope import Incoming, dead_letter
 from pipeline.events import DeadLetter, Reason, Rejection, Result
 from pipeline.runtime.delivery import Delivery, Undeliverable
+from pipeline.runtime.transactions import Transactions
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -55,9 +60,11 @@ class BatchLoop:
     """The one loop every agent runs: take, process, deliver, then acknowledge.
 
     ``process`` turns a batch into the results to send (it may leave messages out, as a
-    duplicate check that drops does); ``also`` sends what else must reach the broker before the
-    batch counts as done (the duplicate index's changes); ``after`` sees each delivered batch,
-    for metrics; ``on_fatal`` ends the process when the loop cannot go on (``fail_stop``).
+    duplicate check that drops does); ``also`` sends, through the delivery it is given, what
+    else must reach the broker before the batch counts as done (the duplicate index's changes);
+    ``after`` sees each delivered batch, for metrics; ``on_fatal`` ends the process when the loop
+    cannot go on (``fail_stop``); ``transactions``, in exactly-once, delivers each batch in
+    transactions with its offsets.
     """
 
     app: faust.App
@@ -67,10 +74,11 @@ class BatchLoop:
     delivery: Delivery
     articles_to: faust.TopicT
     after: Callable[[int, Sequence[Result], float], None]
-    also: Callable[[], Awaitable[None]] | None = None
+    also: Callable[[Delivery], Awaitable[None]] | None = None
     on_fatal: Callable[[faust.App, str, BaseException | None], Awaitable[None]] = field(
         default=lambda app, reason, exc: fail_stop(app, reason, exc)
     )
+    transactions: Transactions | None = None
 
     async def run(self, stream: faust.StreamT[Any]) -> None:
         """The agent's body. Returns only when the app stops; anything else stops the process."""
@@ -83,11 +91,11 @@ class BatchLoop:
             ):
                 started = time.perf_counter()
                 messages = [_incoming(event) for event in events]
-                delivering = self._deliver(messages, await self.process(messages))
-                if self.also is None:
-                    results = await delivering
+                processed = await self.process(messages)
+                if self.transactions is None:
+                    results = await self._deliver_all(self.delivery, messages, processed)
                 else:
-                    results, _ = await asyncio.gather(delivering, self.also())
+                    results = await self.transactions.commit(messages, processed, self._deliver_all)
                 for event in events:
                     await stream.ack(event)
                 self.after(len(events), results, started)
@@ -99,10 +107,22 @@ class BatchLoop:
                 self.app, f"{self.name} agent's stream ended while the app runs", None
             )
 
-    async def _deliver(self, messages: Sequence[Incoming], results: list[Result]) -> list[Result]:
+    async def _deliver_all(
+        self, delivery: Delivery, messages: Sequence[Incoming], results: list[Result]
+    ) -> list[Result]:
+        """Deliver the results and what ``also`` sends; the results as delivered."""
+        delivering = self._deliver(delivery, messages, results)
+        if self.also is None:
+            return await delivering
+        delivered, _ = await asyncio.gather(delivering, self.also(delivery))
+        return delivered
+
+    async def _deliver(
+        self, delivery: Delivery, messages: Sequence[Incoming], results: list[Result]
+    ) -> list[Result]:
         """Deliver the results, each refused one replaced by its message's dead letter."""
         try:
-            await self.delivery.send(results, self.articles_to)
+            await delivery.send(results, self.articles_to)
             return results
         except Undeliverable as refused:
             log.warning("%s: the broker refused results for good (%s)", self.name, refused)
@@ -113,19 +133,20 @@ class BatchLoop:
                 position[id(result)]: self._letter(messages[position[id(result)]], exc)
                 for result, exc in failures
             }
-            await self._send_letters(list(letters.values()))
+            await self._send_letters(delivery, list(letters.values()))
             return [letters.get(n, result) for n, result in enumerate(results)]
         # Some messages gave no result (duplicates dropped): find out whose results were
         # refused by redoing the batch one message at a time. Results delivered before are sent
-        # again, as after a crash; consumers drop them by event_id.
+        # again, as after a crash (in exactly-once too, within the transaction); consumers drop
+        # them by event_id.
         delivered: list[Result] = []
         for message in messages:
             own = await self.process([message])
             try:
-                await self.delivery.send(own, self.articles_to)
+                await delivery.send(own, self.articles_to)
             except Undeliverable as exc:
                 own = [self._letter(message, exc.refused[0][1])]
-                await self._send_letters(own)
+                await self._send_letters(delivery, own)
             delivered.extend(own)
         return delivered
 
@@ -133,9 +154,9 @@ class BatchLoop:
         rejection = Rejection(Reason.UNDELIVERABLE, f"{type(exc).__name__}: {exc}")
         return dead_letter(self.name, message, rejection)
 
-    async def _send_letters(self, letters: Sequence[Result]) -> None:
+    async def _send_letters(self, delivery: Delivery, letters: Sequence[Result]) -> None:
         try:
-            await self.delivery.send(letters, self.articles_to)
+            await delivery.send(letters, self.articles_to)
         except Undeliverable as lost:
             raise StageStopped(f"a dead letter was refused too: {lost}") from lost
 

@@ -30,6 +30,7 @@ from pipeline.metrics import DedupMetrics, StageMetrics
 from pipeline.runtime.batch_loop import BatchLoop
 from pipeline.runtime.delivery import Delivery
 from pipeline.runtime.runner import LocalStage, StageRunner
+from pipeline.runtime.transactions import transactions_for
 from pipeline.settings import Settings
 from pipeline.stages.dedup import DedupStage, DuplicateIndex
 
@@ -152,13 +153,14 @@ def wire_dedup(
             emitted.append(result)
         return emitted
 
-    async def write_changes() -> None:
-        """Send the entries the batch changed, and wait until the broker has them."""
+    async def write_changes(delivery: Delivery) -> None:
+        """Send the entries the batch changed, with the batch's results (in its transaction, in
+        exactly-once), and wait until the broker has them."""
         try:
             pending = []
             for key, value in state.entries.take_changes().items():
                 key_bytes, value_bytes = changelog.encode_change(key, value)
-                pending.append(await index_topic.send(key=key_bytes, value=value_bytes))
+                pending.append(await delivery.produce(index_topic, key_bytes, value_bytes))
             offsets = [metadata.offset for metadata in await asyncio.gather(*pending)]
         except BaseException:
             state.distrust()
@@ -169,9 +171,11 @@ def wire_dedup(
         runner.record(batch_size, results, started)
         dedup_metrics.index_entries.set(len(state.index))
 
+    transactions = transactions_for(app, settings, source, delivery.dead_letters)
     loop = BatchLoop(
-        app, DedupStage.name, settings, check, delivery, sink, after, also=write_changes
-    )
+        app, DedupStage.name, settings, check, delivery, sink, after,
+        also=write_changes, transactions=transactions,
+    )  # fmt: skip
 
     @app.agent(source, name=f"{DedupStage.name}-agent", concurrency=1)
     async def dedup_agent(stream: faust.StreamT[Any]) -> None:

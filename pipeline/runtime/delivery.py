@@ -157,13 +157,19 @@ class Delivery:
         if refused:
             raise Undeliverable(refused)
 
+    async def produce(
+        self, target: faust.TopicT, key: bytes | None, value: bytes | None
+    ) -> asyncio.Future:
+        """Hand one message to the producer; the future resolves once the broker has it."""
+        return await target.send(key=key, value=value)
+
     async def _send_once(self, pending: Sequence[_Outgoing]) -> list[BaseException | None]:
         """Hand every message to the producer, then wait for the broker's answers: None for a
         delivered one, else its error."""
         waiting: list[asyncio.Future | BaseException] = []
         for item in pending:
             try:
-                waiting.append(await item.target.send(key=item.key, value=item.value))
+                waiting.append(await self.produce(item.target, item.key, item.value))
             except Exception as exc:
                 waiting.append(exc)
         outcomes: list[BaseException | None] = []

@@ -27,6 +27,7 @@ from pipeline.runtime.delivery import Delivery
 from pipeline.runtime.faust_app import faust_app
 from pipeline.runtime.runner import BatchProcessor, LocalStage, StageRunner
 from pipeline.runtime.sandbox import IsolatedStage
+from pipeline.runtime.transactions import transactions_for
 from pipeline.settings import Settings
 from pipeline.stages import Stage, input_topic, output_topic
 from pipeline.stages.dedup import DedupStage
@@ -95,7 +96,11 @@ def build_app(
         runner.record(batch_size, results, started)
         observer.observe(results)
 
-    loop = BatchLoop(app, processor.name, settings, runner.process, delivery, sink, after)
+    transactions = transactions_for(app, settings, source, dead_letters)
+    loop = BatchLoop(
+        app, processor.name, settings, runner.process, delivery, sink, after,
+        transactions=transactions,
+    )  # fmt: skip
 
     @app.agent(source, name=f"{processor.name}-agent", concurrency=1)
     async def stage_agent(stream: faust.StreamT[Any]) -> None:

@@ -36,7 +36,7 @@ from prometheus_client import (
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from pipeline import __version__, codec
-from pipeline.kafka import ensure_topics
+from pipeline.kafka import check_transactions, ensure_topics
 from pipeline.runtime.stage_main import SUPERVISOR_PID_ENV
 from pipeline.settings import ENV_PREFIX, Settings
 
@@ -120,6 +120,8 @@ class Supervisor:
         # The port first: a second worker on a host fails at once, before any broker retries.
         await self._start_http()
         await ensure_topics(self.settings)
+        if self.settings.exactly_once:
+            await check_transactions(self.settings)
         for stage in self.stages.values():
             await self._spawn(stage)
 

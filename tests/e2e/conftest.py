@@ -77,6 +77,17 @@ def _kafka_cluster() -> Iterator[BrokerUnderTest]:
         yield BrokerUnderTest(cluster.url, cluster=cluster)
 
 
+# Exactly-once needs transactions, which only Apache Kafka has: the scenarios that take a
+# ``guarantee`` run in both guarantees on the cluster, in at-least-once on the embedded broker.
+GUARANTEES = {"kafka": ("at-least-once", "exactly-once"), "embedded": ("at-least-once",)}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "guarantee" in metafunc.fixturenames:
+        kind = "kafka" if metafunc.config.getoption("--broker") == "kafka" else "embedded"
+        metafunc.parametrize("guarantee", GUARANTEES[kind])
+
+
 @pytest.fixture
 def e2e_settings(settings: Settings, broker: BrokerUnderTest) -> Settings:
     return broker.settings_for(settings)
