@@ -7,7 +7,7 @@ CORPUS ?=
 
 .PHONY: demo test lint format bench bench-all lock clean deploy-files soak audit bench-hostile \
 	kafka-up kafka-down test-kafka soak-kafka \
-	bench-latency \
+	bench-latency bench-exactly-once \
 	bench-extraction bench-language bench-dedup bench-clean-speed \
 	bench-ner-conll bench-ner-salience bench-ner-speed bench-ner-memory bench-topics
 
@@ -66,6 +66,11 @@ deploy-files: $(STAMP)
 # End-to-end throughput on the embedded broker against the raw spaCy ceiling (CORPUS=paths).
 bench: $(STAMP)
 	$(BIN)/python bench/throughput.py $(CORPUS)
+
+# Throughput in exactly-once against at-least-once on Apache Kafka (the cluster `make kafka-up`
+# started, else one started for the run): medians of the rounds and their ratio.
+bench-exactly-once: $(STAMP)
+	$(BIN)/python bench/exactly_once.py $(CORPUS)
 
 # One target per reported figure; each prints its figures and the machine.
 bench-extraction: $(STAMP)

@@ -1,0 +1,123 @@
+"""The throughput cost of exactly-once against at-least-once, on Apache Kafka.
+
+Two workers (all stages, one process each) run side by side on the three-node cluster that
+`make kafka-up` started (else one started for the run), one per processing guarantee, each with
+its own topics and groups. Each round pushes the same articles through one, then the other (the
+order alternates between rounds, so that machine drift hits both), and times raw-topic-in to
+the last enriched event out, read as a consumer of that guarantee reads (`read_committed` in
+exactly-once). Medians of the rounds and their ratio are printed.
+
+    python bench/exactly_once.py [CORPUS ...] [--articles N] [--rounds R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import statistics
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from throughput import DEFAULT_CORPUS, load_corpus, machine, pipeline_round  # noqa: E402
+
+from pipeline.cluster import KafkaCluster  # noqa: E402
+from pipeline.runtime.supervisor import Supervisor  # noqa: E402
+from pipeline.settings import PROCESSING_GUARANTEES, Settings  # noqa: E402
+
+
+@contextlib.contextmanager
+def cluster() -> Iterator[KafkaCluster]:
+    recorded = KafkaCluster.load()
+    if recorded is not None and all(node.alive() for node in recorded.nodes):
+        recorded.wait_ready()
+        yield recorded
+        return
+    with KafkaCluster(3) as started:
+        yield started
+
+
+@contextlib.asynccontextmanager
+async def worker(settings: Settings, log: Path) -> AsyncIterator[Supervisor]:
+    with log.open("w") as stream:
+        supervisor = Supervisor(settings, log_stream=stream)
+        await supervisor.start()
+        watcher = asyncio.create_task(supervisor.supervise())
+        try:
+            await supervisor.wait_ready(300)
+            yield supervisor
+        finally:
+            await supervisor.stop()
+            watcher.cancel()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("corpus", nargs="*", type=Path, default=[DEFAULT_CORPUS])
+    parser.add_argument("--articles", type=int, default=200, help="articles per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+
+    corpus = load_corpus(args.corpus)
+    if not corpus:
+        sys.exit(f"no articles found in {', '.join(map(str, args.corpus))}")
+    articles = (corpus * (args.articles // len(corpus) + 1))[: args.articles]
+    print(f"machine: {machine()} (shared with other work while measured)")
+    print(f"{len(articles)} articles per round, {args.rounds} rounds, each guarantee in turn")
+
+    workdir = Path(tempfile.mkdtemp(prefix="wirestream-bench-eos-"))
+    rates: dict[str, list[float]] = {guarantee: [] for guarantee in PROCESSING_GUARANTEES}
+    with cluster() as kafka:
+        print(f"broker: Apache Kafka, {len(kafka.nodes)} nodes at {kafka.url}")
+        settings = {}
+        for guarantee in PROCESSING_GUARANTEES:
+            tag = guarantee.replace("-", "")
+            settings[guarantee] = Settings.load(
+                {
+                    "broker": kafka.url,
+                    "processing_guarantee": guarantee,
+                    "replication_factor": kafka.replication,
+                    "min_insync_replicas": kafka.min_insync,
+                    "session_timeout": 6.0,
+                    "metrics_port": 0,
+                    "data_dir": workdir / tag,
+                    "app_prefix": f"bench-{tag}",
+                    **{
+                        f"topic_{name}": f"bench-{tag}-{name}"
+                        for name in ("raw", "clean", "entities", "enriched", "dlq", "dedup")
+                    },
+                    "topic_dedup_index": f"bench-{tag}-dedup-index",
+                },
+                env={},
+            )
+        async with contextlib.AsyncExitStack() as stack:
+            for guarantee, each in settings.items():
+                await stack.enter_async_context(worker(each, workdir / f"{guarantee}.log"))
+                await pipeline_round(each, articles[:20], "warmup")
+            for round_no in range(args.rounds):
+                order = PROCESSING_GUARANTEES[:: 1 if round_no % 2 == 0 else -1]
+                shown = []
+                for guarantee in order:
+                    seconds, texts = await pipeline_round(
+                        settings[guarantee], articles, f"r{round_no}"
+                    )
+                    rates[guarantee].append(len(texts) / seconds)
+                    shown.append(f"{guarantee} {rates[guarantee][-1]:.1f} articles/s")
+                print(f"round {round_no + 1}: " + ", ".join(shown))
+    alo, eos = (statistics.median(rates[g]) for g in PROCESSING_GUARANTEES)
+    print(
+        f"median: at-least-once {alo:.1f} articles/s, exactly-once {eos:.1f} articles/s, "
+        f"ratio exactly-once/at-least-once {eos / alo:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
