@@ -18,8 +18,14 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import ProducerFenced
 
 from pipeline.broker import EmbeddedBroker, free_port
-from pipeline.kafka import check_transactions, client_options, ensure_topics
+from pipeline.kafka import (
+    TransactionsUnsupported,
+    check_transactions,
+    client_options,
+    ensure_topics,
+)
 from pipeline.producer import read_topics
+from pipeline.runtime.supervisor import Supervisor
 from pipeline.settings import Settings
 from tests.e2e.accounting import worker_environment
 
@@ -39,11 +45,16 @@ async def test_exactly_once_is_refused_at_start_up_on_the_embedded_broker(settin
             text=True,
             timeout=120,
         )
+        # Refused before any stage process is started.
+        supervisor = Supervisor(eos.replace(metrics_port=0))
+        with pytest.raises(TransactionsUnsupported):
+            await supervisor.start()
+        started = [stage.process for stage in supervisor.stages.values()]
+        await supervisor.stop()
     assert worker.returncode == 1, worker.stderr
     assert "exactly-once needs a broker with Kafka transactions" in worker.stderr
     assert "Traceback" not in worker.stderr
-    # Refused before any stage process started: no stage's start-up line.
-    assert "stage process" not in worker.stderr.lower()
+    assert started == [None, None, None]
 
 
 # --- what the stages rely on, checked on Apache Kafka ----------------------------------------
