@@ -57,13 +57,13 @@ async def worker(settings: Settings, log: Path) -> AsyncIterator[Supervisor]:
             watcher.cancel()
 
 
-async def main() -> None:
+def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("corpus", nargs="*", type=Path, default=[DEFAULT_CORPUS])
     parser.add_argument("--articles", type=int, default=200, help="articles per round")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
 
     corpus = load_corpus(args.corpus)
@@ -72,46 +72,9 @@ async def main() -> None:
     articles = (corpus * (args.articles // len(corpus) + 1))[: args.articles]
     print(f"machine: {machine()} (shared with other work while measured)")
     print(f"{len(articles)} articles per round, {args.rounds} rounds, each guarantee in turn")
-
-    workdir = Path(tempfile.mkdtemp(prefix="wirestream-bench-eos-"))
-    rates: dict[str, list[float]] = {guarantee: [] for guarantee in PROCESSING_GUARANTEES}
     with cluster() as kafka:
         print(f"broker: Apache Kafka, {len(kafka.nodes)} nodes at {kafka.url}")
-        settings = {}
-        for guarantee in PROCESSING_GUARANTEES:
-            tag = guarantee.replace("-", "")
-            settings[guarantee] = Settings.load(
-                {
-                    "broker": kafka.url,
-                    "processing_guarantee": guarantee,
-                    "replication_factor": kafka.replication,
-                    "min_insync_replicas": kafka.min_insync,
-                    "session_timeout": 6.0,
-                    "metrics_port": 0,
-                    "data_dir": workdir / tag,
-                    "app_prefix": f"bench-{tag}",
-                    **{
-                        f"topic_{name}": f"bench-{tag}-{name}"
-                        for name in ("raw", "clean", "entities", "enriched", "dlq", "dedup")
-                    },
-                    "topic_dedup_index": f"bench-{tag}-dedup-index",
-                },
-                env={},
-            )
-        async with contextlib.AsyncExitStack() as stack:
-            for guarantee, each in settings.items():
-                await stack.enter_async_context(worker(each, workdir / f"{guarantee}.log"))
-                await pipeline_round(each, articles[:20], "warmup")
-            for round_no in range(args.rounds):
-                order = PROCESSING_GUARANTEES[:: 1 if round_no % 2 == 0 else -1]
-                shown = []
-                for guarantee in order:
-                    seconds, texts = await pipeline_round(
-                        settings[guarantee], articles, f"r{round_no}"
-                    )
-                    rates[guarantee].append(len(texts) / seconds)
-                    shown.append(f"{guarantee} {rates[guarantee][-1]:.1f} articles/s")
-                print(f"round {round_no + 1}: " + ", ".join(shown))
+        rates = asyncio.run(measure(kafka, articles, args.rounds))
     alo, eos = (statistics.median(rates[g]) for g in PROCESSING_GUARANTEES)
     print(
         f"median: at-least-once {alo:.1f} articles/s, exactly-once {eos:.1f} articles/s, "
@@ -119,5 +82,49 @@ async def main() -> None:
     )
 
 
+def guarantee_settings(kafka: KafkaCluster, guarantee: str, workdir: Path) -> Settings:
+    """Settings of one guarantee's worker: its own topics, groups and state."""
+    tag = guarantee.replace("-", "")
+    topics = {
+        f"topic_{name}": f"bench-{tag}-{name}"
+        for name in ("raw", "clean", "entities", "enriched", "dlq", "dedup")
+    }
+    return Settings.load(
+        {
+            "broker": kafka.url,
+            "processing_guarantee": guarantee,
+            "replication_factor": kafka.replication,
+            "min_insync_replicas": kafka.min_insync,
+            "session_timeout": 6.0,
+            "metrics_port": 0,
+            "data_dir": workdir / tag,
+            "app_prefix": f"bench-{tag}",
+            "topic_dedup_index": f"bench-{tag}-dedup-index",
+            **topics,
+        },
+        env={},
+    )
+
+
+async def measure(kafka: KafkaCluster, articles: list[dict], rounds: int) -> dict[str, list[float]]:
+    """Articles per second of each guarantee, round by round."""
+    workdir = Path(tempfile.mkdtemp(prefix="wirestream-bench-eos-"))
+    settings = {g: guarantee_settings(kafka, g, workdir) for g in PROCESSING_GUARANTEES}
+    rates: dict[str, list[float]] = {guarantee: [] for guarantee in PROCESSING_GUARANTEES}
+    async with contextlib.AsyncExitStack() as stack:
+        for guarantee, each in settings.items():
+            await stack.enter_async_context(worker(each, workdir / f"{guarantee}.log"))
+            await pipeline_round(each, articles[:20], "warmup")
+        for round_no in range(rounds):
+            order = PROCESSING_GUARANTEES[:: 1 if round_no % 2 == 0 else -1]
+            shown = []
+            for guarantee in order:
+                seconds, texts = await pipeline_round(settings[guarantee], articles, f"r{round_no}")
+                rates[guarantee].append(len(texts) / seconds)
+                shown.append(f"{guarantee} {rates[guarantee][-1]:.1f} articles/s")
+            print(f"round {round_no + 1}: " + ", ".join(shown), flush=True)
+    return rates
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

@@ -16,8 +16,12 @@ import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import ProducerFenced
+from faust.types import TP
 
+from pipeline import codec
 from pipeline.broker import EmbeddedBroker, free_port
+from pipeline.envelope import Incoming, dead_letter
+from pipeline.events import Reason, Rejection
 from pipeline.kafka import (
     TransactionsUnsupported,
     check_transactions,
@@ -25,7 +29,9 @@ from pipeline.kafka import (
     ensure_topics,
 )
 from pipeline.producer import read_topics
+from pipeline.runtime.faust_app import faust_app
 from pipeline.runtime.supervisor import Supervisor
+from pipeline.runtime.transactions import TransactionFailed, Transactions
 from pipeline.settings import Settings
 from tests.e2e.accounting import worker_environment
 
@@ -156,3 +162,90 @@ async def _tail(settings: Settings, topic: str, isolation: str) -> list[str]:
 @pytest.mark.transactions
 async def test_the_start_up_check_passes_on_apache_kafka(e2e_settings):
     await check_transactions(e2e_settings.replace(processing_guarantee="exactly-once"))
+
+
+# --- the stages' transactions, on Apache Kafka --------------------------------------------------
+
+
+def _letters(settings: Settings, partition: int, offsets: range) -> tuple[list, list]:
+    """Messages of the raw topic's partition and a dead letter for each: a batch's results."""
+    messages = [
+        Incoming(value=b"{}", key=f"a{partition}-{n}".encode(), topic=settings.topic_raw,
+                 partition=partition, offset=n, timestamp=1.7e9)
+        for n in offsets
+    ]  # fmt: skip
+    rejection = Rejection(Reason.EMPTY_BODY, "a test batch")
+    return messages, [dead_letter("clean", message, rejection) for message in messages]
+
+
+async def _deliver(delivery, messages, results):
+    await delivery.send(results, delivery.dead_letters)
+    return results
+
+
+def _transactions(settings: Settings, tmp_path) -> Transactions:
+    app = faust_app(settings, settings.group_id("clean"), str(tmp_path))
+    raw, dlq = (
+        app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw",
+                  value_serializer="raw")
+        for name in (settings.topic_raw, settings.topic_dlq)
+    )  # fmt: skip
+    return Transactions(app, settings, raw, dlq)
+
+
+@pytest.mark.transactions
+async def test_each_input_partition_commits_its_results_and_next_offset_together(
+    e2e_settings, tmp_path
+):
+    settings = e2e_settings.replace(processing_guarantee="exactly-once")
+    await ensure_topics(settings)
+    transactions = _transactions(settings, tmp_path)
+    await transactions._on_assigned(None, {TP(settings.topic_raw, 0), TP(settings.topic_raw, 1)})
+    zero, zero_letters = _letters(settings, 0, range(3))
+    one, one_letters = _letters(settings, 1, range(5, 7))
+    # Interleaved as a batch over two partitions comes.
+    messages = [zero[0], one[0], zero[1], one[1], zero[2]]
+    letters = [zero_letters[0], one_letters[0], zero_letters[1], one_letters[1], zero_letters[2]]
+    try:
+        delivered = await transactions.commit(messages, letters, _deliver)
+    finally:
+        await transactions._on_assigned(None, set())  # stops the producers
+    assert sorted(letter.key for letter in delivered) == sorted(m.key.decode() for m in messages)
+    group = settings.group_id("clean")
+    assert await _committed(settings, group, TopicPartition(settings.topic_raw, 0)) == 3
+    assert await _committed(settings, group, TopicPartition(settings.topic_raw, 1)) == 7
+    keys = [
+        codec.loads(value)["key"] for value in await _committed_values(settings, settings.topic_dlq)
+    ]
+    assert sorted(keys) == sorted(m.key.decode() for m in messages)
+
+
+@pytest.mark.transactions
+async def test_a_partition_its_previous_owner_committed_further_stops_the_new_owner(
+    e2e_settings, tmp_path
+):
+    """faust read the committed offset (3) before the new owner's producer fenced the previous
+    owner, which committed up to 10 in between: the new owner must not redo 3..9."""
+    settings = e2e_settings.replace(processing_guarantee="exactly-once")
+    await ensure_topics(settings)
+    transactions = _transactions(settings, tmp_path)
+    source = TopicPartition(settings.topic_raw, 0)
+    previous = _producer(settings, transactions.transactional_id(0))
+    await previous.start()
+    try:
+        async with previous.transaction():
+            await previous.send_offsets_to_transaction({source: 10}, settings.group_id("clean"))
+    finally:
+        await previous.stop()
+    await transactions._on_assigned(None, {TP(settings.topic_raw, 0)})
+    try:
+        messages, letters = _letters(settings, 0, range(3, 5))
+        with pytest.raises(TransactionFailed, match="committed up to 10"):
+            await transactions.commit(messages, letters, _deliver)
+        assert await _committed_values(settings, settings.topic_dlq) == []
+        # Once its position is the committed one, the same process goes on.
+        messages, letters = _letters(settings, 0, range(10, 12))
+        await transactions.commit(messages, letters, _deliver)
+    finally:
+        await transactions._on_assigned(None, set())
+    assert await _committed(settings, settings.group_id("clean"), source) == 12
