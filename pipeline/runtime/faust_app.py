@@ -1,5 +1,5 @@
-"""The faust app class Wirestream's stages run on: faust's, with the consumer's fetch wait a
-setting.
+"""The faust app class Wirestream's stages run on: faust's, with the consumer's fetch wait and
+the producer's idempotence settings.
 
 faust creates its aiokafka consumer with ``fetch_max_wait_ms=1500`` and no way to change it. A
 broker may hold a fetch that long when some of the partitions asked for have no new data, even
@@ -46,18 +46,36 @@ class _Consumer(faust_aiokafka.Consumer):
         return await super()._commit(offsets)
 
 
+class _Producer(faust_aiokafka.Producer):
+    def _settings_extra(self) -> Mapping[str, Any]:
+        # faust asks for idempotence only inside its own transactions, which Wirestream does
+        # not use.
+        extra = dict(super()._settings_extra())
+        if self.app.idempotence:
+            extra["enable_idempotence"] = True
+        return extra
+
+
 class _Transport(faust_aiokafka.Transport):
     Consumer = _Consumer
+    Producer = _Producer
 
 
 class StageFaustApp(faust.App):
-    """``faust.App`` whose consumers hold a fetch at most ``fetch_max_wait`` seconds, and, when
-    ``transactional``, read committed data only and leave offset commits to the batch loop."""
+    """``faust.App`` whose consumers hold a fetch at most ``fetch_max_wait`` seconds, whose
+    producer writes idempotently if ``idempotence``, and which, when ``transactional``, reads
+    committed data only and leaves offset commits to the batch loop."""
 
     def __init__(
-        self, *args: Any, fetch_max_wait: float, transactional: bool, **kwargs: Any
+        self,
+        *args: Any,
+        fetch_max_wait: float,
+        idempotence: bool = False,
+        transactional: bool = False,
+        **kwargs: Any,
     ) -> None:
         self.fetch_max_wait_ms = max(1, round(fetch_max_wait * 1000))
+        self.idempotence = idempotence
         self.transactional = transactional
         self.isolation_level = "read_committed" if transactional else "read_uncommitted"
         super().__init__(*args, **kwargs)
@@ -72,6 +90,7 @@ def faust_app(settings: Settings, group: str, datadir: str) -> faust.App:
     return StageFaustApp(
         group,
         fetch_max_wait=settings.fetch_max_wait,
+        idempotence=settings.idempotence,
         transactional=settings.exactly_once,
         broker=faust_broker_url(settings.broker_url),
         broker_credentials=faust_credentials(settings),
@@ -86,6 +105,9 @@ def faust_app(settings: Settings, group: str, datadir: str) -> faust.App:
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         producer_max_request_size=settings.max_message_bytes,
+        producer_compression_type=(
+            None if settings.compression_type == "none" else settings.compression_type
+        ),
         # Sends go out at once and are awaited, never held back until a commit.
         stream_publish_on_commit=False,
         # On a rebalance, wait for the batch in flight to be delivered and acked, and commit it.

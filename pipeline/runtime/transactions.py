@@ -38,7 +38,7 @@ from faust.types import TP
 
 from pipeline.envelope import Incoming
 from pipeline.events import Result
-from pipeline.kafka import client_options
+from pipeline.kafka import client_options, producer_options
 from pipeline.runtime.delivery import Delivery
 from pipeline.settings import Settings
 
@@ -100,10 +100,9 @@ class Transactions:
 
     async def _start(self, partition: int) -> AIOKafkaProducer:
         producer = AIOKafkaProducer(
-            **client_options(self.settings),
+            # Transactions need idempotence, whatever the `idempotence` setting says.
+            **{**producer_options(self.settings), "enable_idempotence": True},
             transactional_id=self.transactional_id(partition),
-            enable_idempotence=True,
-            max_request_size=self.settings.max_message_bytes,
         )
         await producer.start()  # InitProducerId: the previous owner is fenced from here on
         return producer

@@ -36,3 +36,16 @@ async def test_in_exactly_once_the_consumer_reads_committed_data_and_faust_commi
     # Exactly-once: nothing reaches the consumer thread (which would commit to Kafka).
     app.consumer._thread = None
     assert await app.consumer._commit({TP("articles.raw", 0): 10}) is True
+
+
+async def test_the_producer_is_idempotent_and_compresses_as_the_settings_say(tmp_path):
+    base = {"broker": "kafka://127.0.0.1:9092"}
+    for overrides, idempotent, compression in (
+        ({}, True, None),
+        ({"idempotence": "false", "compression_type": "lz4"}, False, "lz4"),
+        ({"compression_type": "zstd"}, True, "zstd"),
+    ):
+        settings = Settings.load({**base, **overrides}, env={})
+        producer = faust_app(settings, "wirestream-test", str(tmp_path)).producer._new_producer()
+        assert (producer._txn_manager is not None) is idempotent, overrides
+        assert producer._compression_type == compression, overrides
