@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import contextlib
 import statistics
+import struct
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -50,7 +51,13 @@ async def worker(settings: Settings, log: Path) -> AsyncIterator[Supervisor]:
         await supervisor.start()
         watcher = asyncio.create_task(supervisor.supervise())
         try:
-            await supervisor.wait_ready(300)
+            while True:
+                try:
+                    await supervisor.wait_ready(300)
+                    break
+                # A stage's metrics file read at the moment its process creates it (empty).
+                except struct.error:
+                    await asyncio.sleep(0.5)
             yield supervisor
         finally:
             await supervisor.stop()
@@ -62,8 +69,8 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("corpus", nargs="*", type=Path, default=[DEFAULT_CORPUS])
-    parser.add_argument("--articles", type=int, default=200, help="articles per round")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--articles", type=int, default=100, help="articles per round")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
     corpus = load_corpus(args.corpus)
