@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 CORPUS ?=
 
 .PHONY: demo test lint format bench bench-all lock clean deploy-files soak audit bench-hostile \
-	bench-latency \
+	bench-latency bench-profile \
 	bench-extraction bench-language bench-dedup bench-clean-speed \
 	bench-ner-conll bench-ner-salience bench-ner-speed bench-ner-memory bench-topics
 
@@ -51,6 +51,11 @@ deploy-files: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/throughput.py $(CORPUS)
 
+# CPU ms per article by process (broker, each stage process and its code process, the dedup
+# agent) and bytes per article on each topic, for one full worker on the embedded broker.
+bench-profile: $(STAMP)
+	$(BIN)/python bench/cost_profile.py $(CORPUS)
+
 # One target per reported figure; each prints its figures and the machine.
 bench-extraction: $(STAMP)
 	$(BIN)/python bench/extraction_quality.py
@@ -75,7 +80,7 @@ bench-latency: $(STAMP)
 bench-hostile: $(STAMP)
 	$(BIN)/python bench/hostile.py
 
-bench-all: bench bench-latency bench-extraction bench-language bench-dedup bench-clean-speed \
+bench-all: bench bench-latency bench-profile bench-extraction bench-language bench-dedup bench-clean-speed \
 	bench-ner-conll bench-ner-salience bench-ner-speed bench-topics bench-ner-memory
 
 # Re-pin every dependency (runtime and test) from pyproject.toml into requirements.lock.

@@ -59,15 +59,22 @@ async def take_ready(
     A batch starts with the first event to arrive, however long that takes, and takes the events
     that follow it back to back (at most ``SETTLE`` seconds apart: those of one fetch, or those
     that queued while the previous batch was processed), up to ``max_`` events or ``within``
-    seconds. A quiet stream's article waits for nothing; a busy stage gets full batches. (faust's
-    ``noack_take`` waits ``within`` for every batch that does not fill, at every hop.)
+    seconds. While a batch is out, the stream holds the next event, as faust's does. A quiet
+    stream's article waits for nothing; a busy stage gets full batches. (faust's ``noack_take``
+    waits ``within`` for every batch that does not fill, at every hop.)
     """
     buffer: list[EventT] = []
     arrived = asyncio.Event()
     consumed = asyncio.Event()
+    # Set while no batch is out: the stream holds the next event until the batch in flight is
+    # done, so that no more is in flight (and waited for by a rebalance) than one batch.
+    idle = asyncio.Event()
+    idle.set()
     loop = asyncio.get_running_loop()
 
     async def add_to_buffer(value: Any) -> Any:
+        if not idle.is_set():
+            await stream.wait(idle)  # type: ignore[arg-type]
         event = stream.current_event
         if event is None:
             raise RuntimeError("take_ready found no current event")
@@ -98,7 +105,9 @@ async def take_ready(
             batch = buffer[:max_]
             del buffer[:max_]
             consumed.set()
+            idle.clear()
             yield batch
+            idle.set()
     finally:
         stream.enable_acks = acks
         stream._processors.remove(add_to_buffer)  # type: ignore[attr-defined]
