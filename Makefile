@@ -7,7 +7,7 @@ CORPUS ?=
 
 .PHONY: demo test lint format bench bench-all lock clean deploy-files soak audit bench-hostile \
 	kafka-up kafka-down test-kafka soak-kafka \
-	bench-latency bench-enrich-memory bench-validation \
+	bench-latency bench-profile bench-enrich-memory bench-validation \
 	bench-extraction bench-language bench-dedup bench-clean-speed \
 	bench-ner-conll bench-ner-salience bench-ner-speed bench-ner-memory bench-topics
 
@@ -75,6 +75,11 @@ deploy-files: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/throughput.py $(CORPUS)
 
+# CPU ms per article by process (broker, each stage process and its code process, the dedup
+# agent) and bytes per article on each topic, for one full worker on the embedded broker.
+bench-profile: $(STAMP)
+	$(BIN)/python bench/cost_profile.py $(CORPUS)
+
 # One target per reported figure; each prints its figures and the machine.
 bench-extraction: $(STAMP)
 	$(BIN)/python bench/extraction_quality.py
@@ -105,9 +110,9 @@ bench-enrich-memory: $(STAMP)
 bench-validation: $(STAMP)
 	$(BIN)/python bench/validation.py
 
-bench-all: bench bench-latency bench-extraction bench-language bench-dedup bench-clean-speed \
-	bench-ner-conll bench-ner-salience bench-ner-speed bench-topics bench-ner-memory \
-	bench-enrich-memory bench-validation
+bench-all: bench bench-latency bench-profile bench-extraction bench-language bench-dedup \
+	bench-clean-speed bench-ner-conll bench-ner-salience bench-ner-speed bench-topics \
+	bench-ner-memory bench-enrich-memory bench-validation
 
 # Re-pin every dependency (runtime and test) from pyproject.toml into requirements.lock.
 lock:

@@ -39,7 +39,10 @@ async def run_corpus(settings, stage_name: str, cases: Sequence[Case]) -> Counte
     stage = IsolatedStage(settings, stage_name)
     await stage.start()
     runner = StageRunner(
-        stage, StageMetrics(stage_name, CollectorRegistry()), settings.article_timeout
+        stage,
+        StageMetrics(stage_name, CollectorRegistry()),
+        settings.article_timeout,
+        settings.max_message_bytes,
     )
     outcomes: Counter[str] = Counter()
     try:
@@ -56,7 +59,7 @@ async def run_corpus(settings, stage_name: str, cases: Sequence[Case]) -> Counte
                 )
                 for n, case in enumerate(chunk, start)
             ]
-            results = await runner.process(batch)
+            results = [result.decode() for result in await runner.process(batch)]
             assert len(results) == len(chunk), "one result per message"
             for case, result in zip(chunk, results, strict=True):
                 outcome = result.reason if isinstance(result, DeadLetter) else ARTICLE

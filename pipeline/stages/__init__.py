@@ -39,17 +39,20 @@ def build_stage(settings: Settings, name: str) -> Stage:
     raise ValueError(f"unknown stage {name!r}")
 
 
-def input_topic(settings: Settings, name: str) -> str:
+def routes(settings: Settings) -> dict[str, tuple[str, str]]:
+    """How articles flow: each stage's input and output topic, the duplicate check included
+    (clean sends to the one-partition dedup topic; the check sends on to the clean topic)."""
     return {
-        "clean": settings.topic_raw,
-        "ner": settings.topic_clean,
-        "classify": settings.topic_entities,
-    }[name]
+        "clean": (settings.topic_raw, settings.topic_dedup),
+        "dedup": (settings.topic_dedup, settings.topic_clean),
+        "ner": (settings.topic_clean, settings.topic_entities),
+        "classify": (settings.topic_entities, settings.topic_enriched),
+    }
+
+
+def input_topic(settings: Settings, name: str) -> str:
+    return routes(settings)[name][0]
 
 
 def output_topic(settings: Settings, name: str) -> str:
-    return {
-        "clean": settings.topic_clean,
-        "ner": settings.topic_entities,
-        "classify": settings.topic_enriched,
-    }[name]
+    return routes(settings)[name][1]
