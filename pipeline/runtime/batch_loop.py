@@ -65,7 +65,7 @@ class BatchLoop:
     settings: Settings
     process: Callable[[Sequence[Incoming]], Awaitable[list[Result]]]
     delivery: Delivery
-    articles_to: faust.TopicT
+    articles_to: faust.TopicT | None  # None for a sink stage
     after: Callable[[int, Sequence[Result], float], None]
     also: Callable[[], Awaitable[None]] | None = None
     on_fatal: Callable[[faust.App, str, BaseException | None], Awaitable[None]] = field(

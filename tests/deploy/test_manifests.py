@@ -313,6 +313,7 @@ def test_dockerfile_passes_hadolint():
 
 # --- Documentation -------------------------------------------------------------------------------
 
+
 def exported_metric_names() -> set[str]:
     """Every Wirestream metric a worker and its stage processes export, as queried."""
     registry = CollectorRegistry()

@@ -137,3 +137,11 @@ def test_a_dead_letter_that_fits_is_untouched():
     letter = dead_letter("clean", Incoming(value=b"{broken", key=b"k"), Rejection("x", "e"))
     assert fit_dead_letter(letter, 100_000) == letter
     assert not letter.payload_truncated
+
+
+async def test_a_sink_stage_sends_its_dead_letters_and_keeps_its_articles(quick):
+    letters = FlakyTopic({})
+    message = Incoming(value=b"x", key=b"bad", topic="t", partition=0, offset=3)
+    letter = dead_letter("archive", message, Rejection("invalid_event", "not an article"))
+    await Delivery(letters, quick).send([*articles("a", "b"), letter], None)
+    assert [key for key, _ in letters.delivered] == [b"bad"]
