@@ -11,10 +11,12 @@ CORPUS ?=
 	bench-extraction bench-language bench-dedup bench-clean-speed \
 	bench-ner-conll bench-ner-salience bench-ner-speed bench-ner-memory bench-topics
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock pyproject.toml examples/wirestream-sentiment/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps \
+		-e examples/wirestream-sentiment
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -24,12 +26,12 @@ test: $(STAMP) lint
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check pipeline tests bench deploy tools
-	$(BIN)/ruff format --check pipeline tests bench deploy tools
+	$(BIN)/ruff check pipeline tests bench deploy tools examples
+	$(BIN)/ruff format --check pipeline tests bench deploy tools examples
 
 format: $(STAMP)
-	$(BIN)/ruff format pipeline tests bench deploy tools
-	$(BIN)/ruff check --fix pipeline tests bench deploy tools
+	$(BIN)/ruff format pipeline tests bench deploy tools examples
+	$(BIN)/ruff check --fix pipeline tests bench deploy tools examples
 
 # The reliability scenarios at full size: 2,000 articles per kill, a 30 s broker freeze, the
 # hostile corpus at full size; each prints its figures.

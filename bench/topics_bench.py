@@ -100,6 +100,20 @@ def speed_figures(
     ]
 
 
+def load_figures(model_dir: Path | None, rounds: int) -> list[str]:
+    """Loading the model, as a worker does at start (fresh objects each time)."""
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        load_topic_model(model_dir)
+        times.append(time.perf_counter() - started)
+    return [
+        "",
+        f"== Loading the model, median of {rounds} loads ==",
+        f"load      {statistics.median(times) * 1000:8.1f} ms",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -119,6 +133,7 @@ def main() -> None:
     lines += seed_article_figures(model, args.seed_article, args.threshold)
     texts, _, _ = labelled_texts(args.data / BBC_DEV, load_mapping(BBC_MAPPING))
     lines += speed_figures(model, texts[: args.speed_articles], args.rounds, args.batch_size)
+    lines += load_figures(args.model, 5)
     print("\n".join(lines))
 
 

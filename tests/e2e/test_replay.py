@@ -25,6 +25,15 @@ async def dead_letters(settings) -> list[dict]:
     ]
 
 
+async def letters_for(settings, key: str, at_least: int, timeout: float) -> list[dict]:
+    """The dead letters of ``key``, once there are ``at_least`` of them."""
+    async with asyncio.timeout(timeout):
+        while True:
+            letters = [letter for letter in await dead_letters(settings) if letter["key"] == key]
+            if len(letters) >= at_least:
+                return letters
+
+
 async def test_replay_after_the_cause_is_fixed(e2e_settings, tmp_path):
     # The cause: a message size limit too small for NER's output on articles naming many
     # people (each mention is listed), though their clean text and dead letters fit.
@@ -61,11 +70,7 @@ async def test_replay_after_the_cause_is_fixed(e2e_settings, tmp_path):
         again = await replay(fixed, Selection(reasons=frozenset({"undeliverable"})))
         bytes_back = await replay(fixed, Selection(reasons=frozenset({"not_utf8"})))
         await settle(fixed, expected - {"not-utf8"}, timeout=120)
-        letters = [letter for letter in await dead_letters(fixed) if letter["key"] == "not-utf8"]
-        while len(letters) < 2:
-            letters = [
-                letter for letter in await dead_letters(fixed) if letter["key"] == "not-utf8"
-            ]
+        letters = await letters_for(fixed, "not-utf8", 2, timeout=60)
     after = await count(fixed, expected)
     assert (first.sent, again.sent, bytes_back.sent) == (4, 4, 1)
     # Every long article enriched once over, whatever the number of replays.
