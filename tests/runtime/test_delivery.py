@@ -113,6 +113,7 @@ def test_transient_and_permanent_errors():
     assert is_transient(wrapped) and is_transient(NotLeaderForPartitionError())
     assert not is_transient(MessageSizeTooLargeError()) and not is_transient(ValueError())
 
+
 async def test_a_sink_stage_sends_its_dead_letters_and_keeps_its_articles(quick):
     letters = FlakyTopic({})
     message = Incoming(value=b"x", key=b"bad", topic="t", partition=0, offset=3)
