@@ -11,7 +11,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc, Span, Token
 
 from pipeline.entities.evidence import Gazetteer, LabelCues, PersonNames
 from pipeline.entities.lexicon import PERSON_LABELS, PLACE_LABELS, Titles, name_key
@@ -28,6 +28,8 @@ from pipeline.entities.spans import (
 _NAME_LABELS = frozenset({*PERSON_LABELS, "ORG", "GPE", "LOC", "FAC"})
 # Labels whose names the vote reconsiders (NORP, events, works and laws keep theirs).
 _VOTED_LABELS = frozenset({*PERSON_LABELS, "ORG", *PLACE_LABELS})
+# Labels of names whose edges are trimmed (works, events and products may end in a number).
+_EDGED_LABELS = frozenset({*_VOTED_LABELS, "NORP", "FAC"})
 # Gazetteer kinds that end organisation names (`Greenpeace Switzerland`) but hardly people's (a
 # surname may be a city: `Duffy Waldorf`).
 _REGION_KINDS = frozenset({"country", "us_state", "continent"})
@@ -93,6 +95,7 @@ class LabelEvidence:
 
     def apply(self, doc: Doc, text: str, ents: list[Ent], dateline: str | None) -> list[Ent]:
         ents = self._add_names_after_titles(doc, ents)
+        self._trim_name_edges(doc, text, ents)
         ents = self._trim_person_affixes(doc, ents)
         ents = self._drop_capitalised_words(doc, text, ents)
         ents = self._join_given_name_pairs(doc, ents)
@@ -114,6 +117,25 @@ class LabelEvidence:
             while ent.end - ent.start > 1 and self._is_post_nominal(doc[ent.end - 1].text):
                 ent.end -= 1
         return ents
+
+    def _trim_name_edges(self, doc: Doc, text: str, ents: list[Ent]) -> None:
+        """A mention is the name alone: not a possessive, a number, punctuation or lower-case
+        words after it (`Air France's`, `Dublin Newsroom +353`, `Interfax news agency`), nor a
+        sentence's capitalised `The` before it (`The State Department said`) unless the text
+        writes it inside a sentence too or it is a place's (`The Hague`)."""
+        for ent in ents:
+            if ent.label not in _EDGED_LABELS or doc[ent.start].is_lower:
+                continue  # `west coast` is no name with a tail
+            while ent.end - ent.start > 1 and _is_trailing_extra(doc[ent.end - 1], ent.label):
+                ent.end -= 1
+            if (
+                ent.end - ent.start > 1
+                and doc[ent.start].text == "The"
+                and _starts_sentence(doc, ent.start)
+                and self.gazetteer.kind(doc[ent.start : ent.end].text) is None
+                and not _written_inside_sentence(text, doc[ent.start : ent.end].text)
+            ):
+                ent.start += 1
 
     def _add_names_after_titles(self, doc: Doc, ents: list[Ent]) -> list[Ent]:
         """A full name right after a title that the model left out (`Detective Sergeant Niall
@@ -535,6 +557,21 @@ def _starts_sentence(doc: Doc, i: int) -> bool:
     while j >= 0 and doc[j].text in _QUOTES_AND_BRACKETS:
         j -= 1
     return j < 0 or (doc[j].is_space and "\n" in doc[j].text) or doc[j].text in _SENTENCE_ENDS
+
+
+def _is_trailing_extra(token: Token, label: str) -> bool:
+    """A possessive, punctuation, lower-case word or (but for an organisation's one-or-two
+    digit number: `Channel 4`) a number at a name's end is none of its part."""
+    if token.text in _POSSESSIVES or (token.is_lower and token.is_alpha):
+        return True
+    if any(c.isalpha() for c in token.text):
+        return False
+    return label != "ORG" or not (token.is_digit and len(token.text) <= 2)
+
+
+def _written_inside_sentence(text: str, name: str) -> bool:
+    """Whether ``name`` occurs after a word of the same sentence (`in The Hague`)."""
+    return re.search(rf"[\w,] +{re.escape(name)}(?!\w)", text) is not None
 
 
 def _acronym_used(text: str, span: Span) -> bool:
