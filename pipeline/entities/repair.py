@@ -1,13 +1,15 @@
 """Label repair: a spaCy component that fixes the usual failures of statistical NER on news.
 
 Registered as ``wirestream_entity_repair`` and added after ``ner`` by ``load_nlp``. Every rule is
-general and works on one document at a time. Two rule sets, each in its module:
+general and works on one document at a time. Three rule sets, each in its module:
 
 - ``pipeline.entities.document_rules``: what the same document says (hyphenated places, titles,
   glued names, surnames, closing credit lines, line breaks);
 - ``pipeline.entities.label_evidence`` (English pipelines): span edges fixed, then one label per
   name by a vote that weighs person, place and organisation signals, using word lists from
-  installed packages and the article's dateline (``doc.user_data[DATELINE]``).
+  installed packages and the article's dateline (``doc.user_data[DATELINE]``);
+- ``pipeline.entities.organisation_evidence`` (English pipelines, after the vote): legal forms,
+  club names, acronyms defined in the text and teams in sports results are organisations.
 
 ``predict`` computes the new entity spans without touching the documents and
 ``set_annotations`` writes them, as spaCy's own components do.
@@ -31,6 +33,7 @@ from pipeline.entities.document_rules import (
 from pipeline.entities.evidence import load_cues, load_gazetteer, load_person_names
 from pipeline.entities.label_evidence import LabelEvidence
 from pipeline.entities.lexicon import load_titles
+from pipeline.entities.organisation_evidence import OrganisationEvidence
 from pipeline.entities.spans import Ent
 
 COMPONENT = "wirestream_entity_repair"
@@ -43,11 +46,16 @@ class EntityRepair:
     """Rewrites ``doc.ents`` by both rule sets, in the order of ``_repair``."""
 
     def __init__(
-        self, name: str, rules: DocumentRules, evidence: LabelEvidence | None = None
+        self,
+        name: str,
+        rules: DocumentRules,
+        evidence: LabelEvidence | None = None,
+        organisations: OrganisationEvidence | None = None,
     ) -> None:
         self.name = name
         self.rules = rules
         self.evidence = evidence
+        self.organisations = organisations
 
     def __call__(self, doc: Doc) -> Doc:
         self.set_annotations([doc], self.predict([doc]))
@@ -76,6 +84,8 @@ class EntityRepair:
         ents = rules.split_glued_names(doc, ents)
         if self.evidence is not None:
             ents = self.evidence.apply(doc, text, ents, doc.user_data.get(DATELINE))
+        if self.organisations is not None:
+            ents = self.organisations.apply(doc, text, ents)
         rules.relabel_surnames(doc, ents)
         rules.label_closing_lines(doc, text, ents)
         drop_leading_articles(doc, ents)
@@ -89,6 +99,7 @@ class EntityRepair:
         "particles": list(DEFAULT_PARTICLES),
         "credit_max_words": 5,
         "label_evidence": True,
+        "organisation_evidence": True,
     },
 )
 def make_entity_repair(
@@ -98,20 +109,20 @@ def make_entity_repair(
     particles: list[str],
     credit_max_words: int,
     label_evidence: bool,
+    organisation_evidence: bool,
 ) -> EntityRepair:
     loaded_titles = load_titles(Path(titles) if titles else None)
-    evidence = None
+    evidence, organisations = None, None
     # The context rules read English (`in Brescia`, `said it`); other languages keep their labels.
-    if label_evidence and nlp.lang == "en":
-        evidence = LabelEvidence(
-            loaded_titles,
-            load_gazetteer(),
-            load_person_names(),
-            load_cues(),
-            _model_labels(nlp),
-        )
+    if nlp.lang == "en" and (label_evidence or organisation_evidence):
+        gazetteer, names, cues = load_gazetteer(), load_person_names(), load_cues()
+        labels = _model_labels(nlp)
+        if label_evidence:
+            evidence = LabelEvidence(loaded_titles, gazetteer, names, cues, labels)
+        if organisation_evidence:
+            organisations = OrganisationEvidence(gazetteer, names, cues, "ORG")
     rules = DocumentRules(loaded_titles, particles, credit_max_words)
-    return EntityRepair(name, rules, evidence)
+    return EntityRepair(name, rules, evidence, organisations)
 
 
 def _model_labels(nlp: Language) -> frozenset[str]:
