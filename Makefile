@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed
 CORPUS ?=
 
 .PHONY: demo test lint format bench bench-all lock clean deploy-files soak audit bench-hostile \
+	kafka-up kafka-down test-kafka soak-kafka \
 	bench-latency \
 	bench-extraction bench-language bench-dedup bench-clean-speed \
 	bench-ner-conll bench-ner-salience bench-ner-speed bench-ner-memory bench-topics
@@ -35,6 +36,21 @@ format: $(STAMP)
 soak: $(STAMP)
 	WIRESTREAM_SOAK=1 $(BIN)/pytest -p no:cacheprovider -s --timeout 1800 \
 		tests/e2e/test_reliability.py tests/test_hostile.py
+
+# A three-node Apache Kafka cluster (KRaft) on 127.0.0.1 in the background, fetched through
+# Maven into ~/.m2 the first time; its bootstrap servers go to .kafka/bootstrap.
+kafka-up: $(STAMP)
+	$(BIN)/python -m pipeline.cluster up
+
+kafka-down: $(STAMP)
+	$(BIN)/python -m pipeline.cluster down
+
+# The end-to-end suites against Apache Kafka: the cluster `make kafka-up` started, else one
+# started for the run. Fails, saying why, where Java or Maven is missing.
+KAFKA_SUITES := tests/e2e/test_pipeline.py tests/e2e/test_dedup.py tests/e2e/test_replay.py \
+	tests/e2e/test_health.py tests/e2e/test_reliability.py tests/test_cluster.py
+test-kafka: $(STAMP)
+	$(BIN)/pytest -p no:cacheprovider --broker kafka $(KAFKA_SUITES)
 
 # Known vulnerabilities in the pinned dependencies (pip-audit asks PyPI's vulnerability service);
 # tools/audit.py applies the policy: a vulnerability with a fixed release fails.

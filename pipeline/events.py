@@ -226,3 +226,7 @@ class DeadLetter:
     # True when the payload was cut to fit the broker's message size: it cannot be replayed.
     payload_truncated: bool = False
     schema_version: str = SCHEMA_VERSION
+
+
+# What a stage gives for each message: the article to send on, or the message's dead letter.
+Result = Article | DeadLetter

@@ -64,11 +64,13 @@ class Record:
 
 
 async def _partitions(consumer: AIOKafkaConsumer, topics: Sequence[str]) -> list[TopicPartition]:
-    await consumer.topics()  # refreshes metadata, so partitions_for_topic knows every topic
+    # The metadata of every topic, fetched now. The consumer's own (`partitions_for_topic`)
+    # covers only topics it has subscribed to on Apache Kafka, so it knows none of these.
+    cluster = await consumer._client.fetch_all_metadata()
     return [
         TopicPartition(topic, p)
         for topic in topics
-        for p in sorted(consumer.partitions_for_topic(topic) or ())
+        for p in sorted(cluster.partitions_for_topic(topic) or ())
     ]
 
 
@@ -92,27 +94,35 @@ async def read_topics(
 ) -> AsyncIterator[Record]:
     """Read topics without joining a consumer group (nothing is committed).
 
-    Starts at ``start`` offsets where given, else at the beginning (or the end). Stops after
-    ``idle_timeout`` seconds without a message, if set.
+    Starts at ``start`` offsets where given, else at the beginning (or the end). If
+    ``idle_timeout`` is set, stops once it has read up to the topics' ends as they were at the
+    start and then ``idle_timeout`` seconds pass without a message: a cluster's first fetches
+    (leaders looked up, connections opened) may take longer than that.
     """
-    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
+    # Partitions without a `start` begin where the reset policy says: seeking them one by one
+    # after `assign` races the consumer's own reset, which may land after the seek (on Apache
+    # Kafka it skipped whole partitions).
+    consumer = AIOKafkaConsumer(
+        **client_options(settings),
+        enable_auto_commit=False,
+        auto_offset_reset="earliest" if from_beginning else "latest",
+    )
     await consumer.start()
     try:
         partitions = await _partitions(consumer, topics)
         if not partitions:
             return
         consumer.assign(partitions)
-        for tp in partitions:
-            if start and tp in start:
-                consumer.seek(tp, start[tp])
-            elif from_beginning:
-                await consumer.seek_to_beginning(tp)
-            else:
-                await consumer.seek_to_end(tp)
+        for tp, offset in (start or {}).items():
+            if tp in partitions:
+                consumer.seek(tp, offset)
+        ends = await consumer.end_offsets(partitions) if idle_timeout is not None else {}
         while True:
             batches = await consumer.getmany(timeout_ms=int((idle_timeout or 1.0) * 1000))
             if not batches and idle_timeout is not None:
-                return
+                positions = [await consumer.position(tp) for tp in partitions]
+                if all(at >= ends[tp] for tp, at in zip(partitions, positions, strict=True)):
+                    return
             for tp, messages in batches.items():
                 for m in messages:
                     yield Record(tp.topic, tp.partition, m.offset, m.key, m.value, m.timestamp)

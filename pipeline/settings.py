@@ -62,7 +62,17 @@ class Settings:
         "by the process that owns the dedup topic and read back by the next owner.",
     )
     partitions: int = _setting(4, "Partitions of each pipeline topic when Wirestream creates it.")
-    replication_factor: int = _setting(1, "Replication factor of topics Wirestream creates.")
+    replication_factor: int = _setting(
+        1,
+        "Replication factor of topics Wirestream creates. A topic with fewer replicas is "
+        "reported at start-up.",
+    )
+    min_insync_replicas: int = _setting(
+        1,
+        "Replicas that must have a write before the broker accepts it (`min.insync.replicas`; "
+        "producers ask every in-sync replica). Above 1, topics Wirestream creates get it; a "
+        "topic with less is reported at start-up. At most `replication_factor`.",
+    )
     session_timeout: float = _setting(
         10.0,
         "Consumer-group session timeout in seconds. Low values make the embedded broker "
@@ -215,6 +225,8 @@ class Settings:
             raise SettingsError(f"stages must be a non-empty subset of {wanted}; got {got}")
         if self.partitions < 1 or self.batch_size < 1 or self.max_body_bytes < 1:
             raise SettingsError("partitions, batch_size and max_body_bytes must be positive")
+        if not 1 <= self.min_insync_replicas <= self.replication_factor:
+            raise SettingsError("min_insync_replicas must be within 1..replication_factor")
         if not 0.0 <= self.classify_threshold <= 1.0:
             raise SettingsError("classify_threshold must be within 0..1")
         if self.dedup_mode not in ("annotate", "drop"):

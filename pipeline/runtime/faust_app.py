@@ -17,6 +17,9 @@ import aiokafka
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
+from pipeline.kafka import faust_broker_url, faust_credentials
+from pipeline.settings import Settings
+
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     def _create_consumer(self, loop: asyncio.AbstractEventLoop) -> aiokafka.AIOKafkaConsumer:
@@ -44,3 +47,30 @@ class StageFaustApp(faust.App):
 
     def _new_transport(self) -> _Transport:
         return _Transport(self.conf.broker_consumer, self)
+
+
+def faust_app(settings: Settings, group: str, datadir: str) -> faust.App:
+    """A faust app configured for at-least-once delivery with Wirestream's settings."""
+    return StageFaustApp(
+        group,
+        fetch_max_wait=settings.fetch_max_wait,
+        broker=faust_broker_url(settings.broker_url),
+        broker_credentials=faust_credentials(settings),
+        store="memory://",
+        autodiscover=False,
+        web_enabled=False,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        broker_session_timeout=settings.session_timeout,
+        broker_heartbeat_interval=settings.heartbeat_interval,
+        broker_commit_interval=settings.commit_interval,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        producer_max_request_size=settings.max_message_bytes,
+        # Sends go out at once and are awaited, never held back until a commit.
+        stream_publish_on_commit=False,
+        # On a rebalance, wait for the batch in flight to be delivered and acked, and commit it.
+        stream_wait_empty=True,
+        datadir=datadir,
+        logging_config=None,
+    )

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import ctypes
 import importlib
 import logging
 import os
@@ -33,7 +32,8 @@ from typing import Any
 
 from pipeline import codec
 from pipeline.envelope import Incoming, dead_letter
-from pipeline.events import Article, DeadLetter, Reason, Rejection, StageInfo
+from pipeline.events import Article, DeadLetter, Reason, Rejection, Result, StageInfo
+from pipeline.runtime.process import die_with_parent, setup_logging
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -42,9 +42,6 @@ DEFAULT_FACTORY = "pipeline.stages:build_stage"
 # Loading spaCy and the stage's models; generous for a slow disk or a busy machine.
 START_TIMEOUT = 300.0
 _FRAME_HEADER = 4
-_PR_SET_PDEATHSIG = 1
-
-Result = Article | DeadLetter
 
 
 class StageFailure(Exception):
@@ -290,14 +287,6 @@ def _read_frame(stream: Any) -> bytes | None:
     return _read_exactly(stream, int.from_bytes(header, "big")) or b""
 
 
-def _die_with_parent(parent: int) -> None:
-    """SIGKILL when the worker process dies, whatever kills it; exit now if it already has."""
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:
-        sys.exit(0)
-
-
 def _load_factory(path: str) -> Callable[[Settings, str], Any]:
     module, _, name = path.partition(":")
     return getattr(importlib.import_module(module), name)
@@ -332,7 +321,8 @@ def process_encoded(stage: Any, batch: list[Incoming]) -> bytes:
 
 
 def child_main(fd: int, parent: int) -> int:
-    _die_with_parent(parent)
+    # SIGKILL: the code process holds nothing worth saving.
+    die_with_parent(parent, signal.SIGKILL)
     # The worker handles Ctrl+C and SIGTERM and then kills this process; it must not die first
     # in the middle of a batch the worker is still waiting for.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -348,11 +338,7 @@ def child_main(fd: int, parent: int) -> int:
             # raises MemoryError, which the stage turns into that article's dead letter.
             limit = settings.stage_memory_limit << 20
             resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
-        logging.basicConfig(
-            level=settings.log_level.upper(),
-            format=f"%(asctime)s {init['stage']}-code[%(process)d] %(levelname)s %(name)s: "
-            "%(message)s",
-        )
+        setup_logging(settings.log_level, f"{init['stage']}-code")
         stage = _load_factory(init["factory"])(settings, init["stage"])
         report = _ProcessReport(stage)
         hello = {
@@ -386,13 +372,9 @@ class _ProcessReport:
         if self._metrics is None or time.monotonic() < self._next:
             return
         self._next = time.monotonic() + self.INTERVAL
-        from pipeline.observability import resident_memory_bytes, string_store_sizes
+        from pipeline.observability import sample_process
 
-        rss = resident_memory_bytes()
-        if rss is not None:
-            self._metrics.resident_memory.labels(self.stage.name).set(rss)
-        for model, size in string_store_sizes(self.stage).items():
-            self._metrics.spacy_strings.labels(self.stage.name, model).set(size)
+        sample_process(self._metrics, self.stage)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from pipeline.runtime.app import faust_app
+from pipeline.runtime.faust_app import faust_app
 from pipeline.settings import Settings
 
 
