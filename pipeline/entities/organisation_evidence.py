@@ -100,15 +100,16 @@ class OrganisationEvidence:
     # -- teams in results ------------------------------------------------------------------------
 
     def _teams_in_results(self, doc: Doc, text: str, ents: list[Ent]) -> list[Ent]:
-        if not any(c.isdigit() for c in text) and " at " not in text.lower():
-            return ents
         labels = {(e.start, e.end): e.label for e in ents}
         teams: dict[str, str] = {}
         for line in _lines(doc):
-            for start, end, paired in _teams_of_line(doc, line):
-                span = doc[start:end]
-                if self._is_team(span, labels.get((start, end)), paired):
-                    teams[span.text.casefold()] = self.org
+            found = _teams_of_line(doc, line)
+            checks = [self._is_team(doc[s:e], labels.get((s, e)), paired) for s, e, paired in found]
+            if len(found) == 2 and not found[0][2] and not all(checks):
+                continue  # a fixture names two teams or none (`Protests at Westminster`)
+            for (start, end, _), team in zip(found, checks, strict=True):
+                if team:
+                    teams[doc[start:end].text.casefold()] = self.org
         if not teams:
             return ents
         return _label_tokens(
@@ -116,9 +117,9 @@ class OrganisationEvidence:
         )
 
     def _is_team(self, span: Span, label: str | None, paired: bool) -> bool:
-        """A name in a results line is a team unless it is a person's or a nation's; alone on
-        a row of figures it must also be a known place or a name the model found (not
-        `Gold 385 386 387`)."""
+        """A name in a results line is a team unless it is a person's or a nation's; without a
+        score of its own (a fixture, a standings row) it must also be a known place or a name
+        the model found (not `Gold 385 386 387`)."""
         if label in PERSON_LABELS or label in NUMERIC_LABELS:
             return False
         if span[0].is_title and len(span) >= 2 and self.names.is_given_name(span[0].text):
@@ -227,7 +228,7 @@ def _skip_bracket(doc: Doc, i: int, end: int) -> int:
 
 
 def _teams_of_line(doc: Doc, line: tuple[int, int]) -> list[tuple[int, int, bool]]:
-    """The teams a results line names, as (start, end, named with an opponent): `A 2 B 1` (two
+    """The teams a results line names, as (start, end, paired with a score): `A 2 B 1` (two
     names each with a score), a fixture (`A at B`) or a standings row (a name, then three
     figures or more and nothing else)."""
     start, end = line
@@ -241,7 +242,7 @@ def _teams_of_line(doc: Doc, line: tuple[int, int]) -> list[tuple[int, int, bool
     if after < end and doc[after].lower_ in _FIXTURE_WORDS:
         second_end = _name_run(doc, after + 1, end)
         if second_end > after + 1 and _skip_bracket(doc, second_end, end) == end:
-            return [(start, first_end, True), (after + 1, second_end, True)]
+            return [(start, first_end, False), (after + 1, second_end, False)]
         return []
     if after < end and _SCORE.match(doc[after].text):
         second = after + 1

@@ -89,6 +89,11 @@ def test_teams_in_results_lines_are_organisations_there_and_elsewhere(nlp):
     ]
 
 
+def test_a_headline_shaped_like_a_fixture_names_no_teams(nlp):
+    doc = with_ents(nlp, "Protests at Westminster\n\nCrowds gathered.", ("Westminster", "GPE"))
+    assert repaired(nlp, doc) == [("Westminster", "GPE")]
+
+
 def test_players_and_prices_in_rows_of_figures_are_no_teams(nlp):
     text = "Colin Montgomerie 69 67 70\n\nGold 385 386 387\n\nParis 12 14 15"
     doc = with_ents(nlp, text, ("Colin Montgomerie", "PERSON"), ("Paris", "GPE"))
