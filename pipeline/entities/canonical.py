@@ -45,6 +45,9 @@ MIN_FUZZY_LENGTH = 5
 
 # Salience weights; they sum to 1 so the score stays in 0..1.
 SALIENCE_WEIGHTS = {"count": 0.4, "title": 0.25, "position": 0.15, "spread": 0.2}
+# Nationalities and religions mostly modify what a story is about (`Saudi officials`): their
+# salience is scaled down.
+LABEL_SALIENCE = {"NORP": 0.5}
 _HONORIFICS = frozenset({"mr", "mrs", "ms", "miss", "dr", "prof", "sir", "dame", "lord", "lady"})
 _HONORIFIC = re.compile(rf"^(?:{'|'.join(sorted(_HONORIFICS))})\s+")
 # A picture's credit: `Image: Nick Moreau`, `Photo: AP`.
@@ -538,6 +541,7 @@ def canonicalize(
         counted = b.counted or [len(text)]
         spread = len({_section(paragraph_starts, s) for s in counted}) / len(paragraph_starts)
         score = salience(len(b.counted), max_count, min(counted), len(text), b.in_title, spread)
+        score = round(score * LABEL_SALIENCE.get(b.label, 1.0), 4)
         entities.append(
             Entity(
                 name=b.name,

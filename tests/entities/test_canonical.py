@@ -411,3 +411,24 @@ def test_picture_captions_and_credits_do_not_count_for_salience():
     uncredited = text.replace("Image: ", "By ")
     plain = by_name(canonicalize(mark(uncredited, *[(s.text, s.label) for s in spans]), uncredited))
     assert plain["Nick Moreau"].salience > plain["Toronto"].salience
+
+
+def test_a_nationality_weighs_half_as_much_as_a_place_in_the_same_position():
+    text = "Swiss glaciers shrank. Switzerland lost ice.\n\nSwiss experts and Switzerland agree."
+    entities = by_name(
+        canonicalize(
+            mark(
+                text,
+                ("Swiss", "NORP"),
+                ("Switzerland", "GPE"),
+                ("Swiss", "NORP"),
+                ("Switzerland", "GPE"),
+            ),
+            text,
+        )
+    )
+    swiss, switzerland = entities["Swiss"], entities["Switzerland"]
+    assert swiss.salience < switzerland.salience
+    assert swiss.salience == pytest.approx(
+        0.5 * salience(2, 2, 0, len(text), False, 2 / 4), abs=1e-4
+    )
