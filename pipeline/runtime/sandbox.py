@@ -35,6 +35,7 @@ from pipeline.envelope import Incoming, dead_letter
 from pipeline.events import Article, DeadLetter, Reason, Rejection, Result, StageInfo
 from pipeline.runtime.process import die_with_parent, setup_logging
 from pipeline.settings import Settings
+from pipeline.validation import OutputCheck
 
 log = logging.getLogger(__name__)
 
@@ -292,15 +293,21 @@ def _load_factory(path: str) -> Callable[[Settings, str], Any]:
     return getattr(importlib.import_module(module), name)
 
 
-def process_encoded(stage: Any, batch: list[Incoming]) -> bytes:
-    """Run the stage on a batch and encode its results.
+def process_encoded(stage: Any, batch: list[Incoming], check: OutputCheck | None = None) -> bytes:
+    """Run the stage on a batch and encode its results, checked against the output schema
+    when a ``check`` is given (`validate_output`).
 
     Should the batch raise despite the stage's own guards, or give a result that cannot be
     encoded (metadata nested deeper than JSON encoders allow, say), it is redone one message at
     a time, and only the messages that fail alone get a dead letter (``stage_error``).
     """
+
+    def run(messages: list[Incoming]) -> list[Result]:
+        results = stage.process(messages)
+        return check(messages, results) if check else results
+
     try:
-        return encode_results(stage.process(batch))
+        return encode_results(run(batch))
     except Exception as exc:
         if len(batch) == 1:
             log.warning("%s stage failed on a message: %r", stage.name, exc)
@@ -311,7 +318,7 @@ def process_encoded(stage: Any, batch: list[Incoming]) -> bytes:
     results: list[Result] = []
     for message in batch:
         try:
-            own = stage.process([message])
+            own = run([message])
             encode_results(own)
         except Exception as exc:
             rejection = Rejection(Reason.STAGE_ERROR, repr(exc))
@@ -347,8 +354,9 @@ def child_main(fd: int, parent: int) -> int:
             "output_schema": stage.output_schema,
         }
         sock.sendall(_frame(codec.dumps(hello)))
+        check = OutputCheck(stage.name, stage.output_schema, settings.validate_output)
         while (frame := _read_frame(incoming)) is not None:
-            sock.sendall(_frame(process_encoded(stage, decode_batch(frame))))
+            sock.sendall(_frame(process_encoded(stage, decode_batch(frame), check)))
             report.sample()
     return 0
 
