@@ -14,6 +14,7 @@ Pure functions over plain data (text, title, entity spans), so they can be teste
 from __future__ import annotations
 
 import bisect
+import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -578,7 +579,9 @@ def _caption_lines(text: str) -> list[tuple[int, int]]:
 
 
 def _in_ranges(ranges: list[tuple[int, int]], offset: int) -> bool:
-    return any(start <= offset < end for start, end in ranges)
+    """Whether ``offset`` falls in one of ``ranges`` (sorted, not overlapping)."""
+    i = bisect.bisect_right(ranges, (offset, math.inf)) - 1
+    return i >= 0 and ranges[i][0] <= offset < ranges[i][1]
 
 
 def _section(starts: list[int], offset: int) -> int:

@@ -123,6 +123,7 @@ class LabelEvidence:
         words after it (`Air France's`, `Dublin Newsroom +353`, `Interfax news agency`), nor a
         sentence's capitalised `The` before it (`The State Department said`) unless the text
         writes it inside a sentence too or it is a place's (`The Hague`)."""
+        inside: set[str] | None = None  # names written after a `The` inside a sentence
         for ent in ents:
             if ent.label not in _EDGED_LABELS or doc[ent.start].is_lower:
                 continue  # `west coast` is no name with a tail
@@ -133,9 +134,11 @@ class LabelEvidence:
                 and doc[ent.start].text == "The"
                 and _starts_sentence(doc, ent.start)
                 and self.gazetteer.kind(doc[ent.start : ent.end].text) is None
-                and not _written_inside_sentence(text, doc[ent.start : ent.end].text)
             ):
-                ent.start += 1
+                if inside is None:
+                    inside = _names_after_inner_the(doc)
+                if doc[ent.start + 1 : ent.end].text not in inside:
+                    ent.start += 1
 
     def _add_names_after_titles(self, doc: Doc, ents: list[Ent]) -> list[Ent]:
         """A full name right after a title that the model left out (`Detective Sergeant Niall
@@ -569,9 +572,14 @@ def _is_trailing_extra(token: Token, label: str) -> bool:
     return label != "ORG" or not (token.is_digit and len(token.text) <= 2)
 
 
-def _written_inside_sentence(text: str, name: str) -> bool:
-    """Whether ``name`` occurs after a word of the same sentence (`in The Hague`)."""
-    return re.search(rf"[\w,] +{re.escape(name)}(?!\w)", text) is not None
+def _names_after_inner_the(doc: Doc) -> set[str]:
+    """The runs of one to five words after each capitalised `The` that does not open a sentence
+    (`in The Hague`): names that own their `The`."""
+    found = set()
+    for i, token in enumerate(doc[:-1]):
+        if token.text == "The" and not _starts_sentence(doc, i):
+            found.update(doc[i + 1 : end].text for end in range(i + 2, min(i + 7, len(doc) + 1)))
+    return found
 
 
 def _acronym_used(text: str, span: Span) -> bool:
