@@ -43,7 +43,7 @@ DATELINE = "wirestream_dateline"
 
 
 class EntityRepair:
-    """Rewrites ``doc.ents`` by both rule sets, in the order of ``_repair``."""
+    """Rewrites ``doc.ents`` by the three rule sets, in the order of ``_repair``."""
 
     def __init__(
         self,

@@ -1,5 +1,5 @@
-"""Entity candidates as the repair rules pass them along, and the span tests both rule sets
-(``document_rules`` and ``label_evidence``) share."""
+"""Entity candidates as the repair rules pass them along, and the span tests the rule sets
+(``document_rules``, ``label_evidence``, ``organisation_evidence``) share."""
 
 from __future__ import annotations
 
