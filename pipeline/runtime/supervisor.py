@@ -16,6 +16,7 @@ import os
 import platform
 import shutil
 import signal
+import struct
 import sys
 import tempfile
 import time
@@ -252,7 +253,11 @@ class Supervisor:
     def _per_stage(self, metric_name: str) -> dict[str, float]:
         """A stage-labelled gauge of the stage processes, as combined for /metrics."""
         values = dict.fromkeys(self.stages, 0.0)
-        for metric in self._stage_metrics.collect():
+        try:
+            metrics = list(self._stage_metrics.collect())
+        except struct.error:  # a stage process is creating its metrics file (still empty)
+            return values
+        for metric in metrics:
             if metric.name != metric_name:
                 continue
             for sample in metric.samples:

@@ -4,6 +4,7 @@ health and metrics endpoints answer before the stages run."""
 from __future__ import annotations
 
 import platform
+import shutil
 import socket
 import time
 
@@ -110,3 +111,13 @@ async def test_restart_backoff_starts_over_after_a_stage_ran_well(settings):
         assert stage.restarts == 2
     finally:
         await supervisor.stop()
+
+
+def test_a_metrics_file_being_created_reads_as_not_ready_yet(settings):
+    supervisor = Supervisor(settings)
+    try:
+        # A starting stage process has created its file but not yet sized it.
+        (supervisor.metrics_dir / "gauge_livemax_4242.db").touch()
+        assert supervisor.stage_readiness() == dict.fromkeys(settings.stages, False)
+    finally:
+        shutil.rmtree(supervisor.metrics_dir)
