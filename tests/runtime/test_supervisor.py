@@ -4,6 +4,7 @@ health and metrics endpoints answer before the stages run."""
 from __future__ import annotations
 
 import platform
+import shutil
 import socket
 import time
 
@@ -126,3 +127,13 @@ def test_stage_metrics_leave_out_a_file_a_starting_process_has_not_sized(tmp_pat
     collector = StageMetrics(CollectorRegistry(), path=str(tmp_path))
     [metric] = [m for m in collector.collect() if m.name == name]
     assert [(s.labels["stage"], s.value) for s in metric.samples] == [("ner", 1.0)]
+
+
+def test_a_metrics_file_being_created_reads_as_not_ready_yet(settings):
+    supervisor = Supervisor(settings)
+    try:
+        # A starting stage process has created its file but not yet sized it.
+        (supervisor.metrics_dir / "gauge_livemax_4242.db").touch()
+        assert supervisor.stage_readiness() == dict.fromkeys(settings.stages, False)
+    finally:
+        shutil.rmtree(supervisor.metrics_dir)
