@@ -9,7 +9,7 @@ never decoding the event. Both cross the process boundary in binary frames (``pi
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from pipeline import codec
@@ -120,8 +120,14 @@ def encode_result(
     return Encoded(result.id.encode(), codec.dumps(result), summary, headers)
 
 
-def process_encoded(stage: Stage, batch: Sequence[Incoming], max_bytes: int) -> list[Encoded]:
-    """Run the stage on a batch and encode its results, one per message.
+def process_encoded(
+    stage: Stage,
+    batch: Sequence[Incoming],
+    max_bytes: int,
+    check: Callable[[Sequence[Incoming], list[Result]], list[Result]] | None = None,
+) -> list[Encoded]:
+    """Run the stage on a batch and encode its results, one per message, checked against the
+    output schema first when a ``check`` is given (``pipeline.validation``, `validate_output`).
 
     Should the batch raise despite the stage's own guards, or give a result that cannot be
     encoded (metadata nested deeper than JSON encoders allow, say), only the messages that
@@ -136,7 +142,8 @@ def process_encoded(stage: Stage, batch: Sequence[Incoming], max_bytes: int) -> 
         return encode_result(stage.name, result, max_bytes, headers)
 
     def run(messages: Sequence[Incoming]) -> list[Encoded]:
-        return [encode(r) for r in stage.process(messages)]
+        results = stage.process(messages)
+        return [encode(r) for r in (check(messages, results) if check else results)]
 
     def letter(message: Incoming, exc: Exception) -> Encoded:
         rejection = Rejection(Reason.STAGE_ERROR, repr(exc))

@@ -45,6 +45,7 @@ from pipeline.runtime.frames import (
 )
 from pipeline.runtime.process import die_with_parent, setup_logging
 from pipeline.settings import Settings
+from pipeline.validation import OutputCheck
 
 log = logging.getLogger(__name__)
 
@@ -265,8 +266,10 @@ def child_main(fd: int, parent: int) -> int:
             "output_schema": stage.output_schema,
         }
         sock.sendall(frame(codec.dumps(hello)))
+        check = OutputCheck(stage.name, stage.output_schema, settings.validate_output)
         while (body := _read_frame(incoming)) is not None:
-            results = process_encoded(stage, decode_batch(body), settings.max_message_bytes)
+            batch = decode_batch(body)
+            results = process_encoded(stage, batch, settings.max_message_bytes, check)
             sock.sendall(frame(encode_results(results)))
             report.sample()
     return 0
