@@ -42,7 +42,7 @@ from aiokafka import AIOKafkaProducer  # noqa: E402
 
 from pipeline import codec  # noqa: E402
 from pipeline.broker import EMBEDDED_SESSION_TIMEOUT, EmbeddedBroker  # noqa: E402
-from pipeline.kafka import client_options, ensure_topics  # noqa: E402
+from pipeline.kafka import ensure_topics, producer_options  # noqa: E402
 from pipeline.producer import produce, read_topics  # noqa: E402
 from pipeline.settings import ENV_PREFIX, Settings  # noqa: E402
 from pipeline.sources import read_sources  # noqa: E402
@@ -236,7 +236,7 @@ async def latency_run(base: Settings, articles: list[dict], rate: float, log: Pa
             async for _ in read_topics(settings, [settings.topic_enriched]):
                 break
         sent: dict[str, float] = {}
-        producer = AIOKafkaProducer(**client_options(settings), acks="all")
+        producer = AIOKafkaProducer(**producer_options(settings))
         await producer.start()
 
         async def offer() -> None:

@@ -9,14 +9,13 @@ never decoding the event. Both cross the process boundary in binary frames (``pi
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from pipeline import codec
 from pipeline.envelope import Incoming, dead_letter, parse_timestamp, whole_or_each
 from pipeline.events import Article, DeadLetter, Reason, Rejection, Result
 from pipeline.stages import Stage
-from pipeline.validation import OutputCheck
 
 # Room for the record's own framing (offsets, lengths, timestamp) in the broker's size limit.
 RECORD_OVERHEAD = 512
@@ -122,10 +121,13 @@ def encode_result(
 
 
 def process_encoded(
-    stage: Stage, batch: Sequence[Incoming], max_bytes: int, check: OutputCheck | None = None
+    stage: Stage,
+    batch: Sequence[Incoming],
+    max_bytes: int,
+    check: Callable[[Sequence[Incoming], list[Result]], list[Result]] | None = None,
 ) -> list[Encoded]:
     """Run the stage on a batch and encode its results, one per message, checked against the
-    output schema when a ``check`` is given (`validate_output`).
+    output schema first when a ``check`` is given (``pipeline.validation``, `validate_output`).
 
     Should the batch raise despite the stage's own guards, or give a result that cannot be
     encoded (metadata nested deeper than JSON encoders allow, say), only the messages that

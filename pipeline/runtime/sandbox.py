@@ -268,7 +268,8 @@ def child_main(fd: int, parent: int) -> int:
         sock.sendall(frame(codec.dumps(hello)))
         check = OutputCheck(stage.name, stage.output_schema, settings.validate_output)
         while (body := _read_frame(incoming)) is not None:
-            results = process_encoded(stage, decode_batch(body), settings.max_message_bytes, check)
+            batch = decode_batch(body)
+            results = process_encoded(stage, batch, settings.max_message_bytes, check)
             sock.sendall(frame(encode_results(results)))
             report.sample()
     return 0
