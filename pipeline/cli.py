@@ -456,7 +456,8 @@ def broker(port: int, host: str) -> None:
         click.echo(f"Embedded broker listening on {running.url} (in-memory; Ctrl+C stops it)")
         click.echo(
             f"Workers: WIRESTREAM_BROKER={running.url} "
-            f"WIRESTREAM_SESSION_TIMEOUT={EMBEDDED_SESSION_TIMEOUT:g} wirestream worker"
+            f"WIRESTREAM_SESSION_TIMEOUT={EMBEDDED_SESSION_TIMEOUT:g} "
+            "WIRESTREAM_IDEMPOTENCE=false wirestream worker"
         )
         stop_signals = {signal.SIGINT, signal.SIGTERM}
         signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)

@@ -259,8 +259,11 @@ class KafkaCluster:
         return self
 
     def wait_ready(self, timeout: float = 120.0) -> None:
+        asyncio.run(self.until_ready(timeout))
+
+    async def until_ready(self, limit: float = 120.0) -> None:
         """Until every node is registered as a broker and the cluster answers with all of them."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + limit
         while True:
             for node in self.nodes:
                 if not node.alive():
@@ -268,14 +271,14 @@ class KafkaCluster:
                         f"Kafka node {node.node_id} exited; its log:\n{_tail(node.log)}"
                     )
             listening = all(accepts_connections("127.0.0.1", n.port) for n in self.nodes)
-            if listening and asyncio.run(self.live_brokers()) == {n.node_id for n in self.nodes}:
+            if listening and await self.live_brokers() == {n.node_id for n in self.nodes}:
                 return
             if time.monotonic() > deadline:
                 raise KafkaUnavailable(
-                    f"the Kafka cluster was not ready within {timeout:g}s; node 1's log:\n"
+                    f"the Kafka cluster was not ready within {limit:g}s; node 1's log:\n"
                     + _tail(self.nodes[0].log)
                 )
-            time.sleep(0.5)
+            await asyncio.sleep(0.5)
 
     async def live_brokers(self) -> set[int]:
         """Ids of the brokers the cluster's metadata lists (empty if none answers)."""

@@ -11,7 +11,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from pipeline import codec, ids
-from pipeline.kafka import client_options
+from pipeline.kafka import client_options, producer_options
 from pipeline.settings import Settings
 
 
@@ -27,7 +27,7 @@ def message_key(article: dict[str, Any]) -> bytes:
 
 async def produce(settings: Settings, articles: Iterable[dict[str, Any]]) -> list[bytes]:
     """Send raw articles to the raw topic; returns their keys once the broker has them all."""
-    producer = AIOKafkaProducer(**client_options(settings), acks="all", linger_ms=5)
+    producer = AIOKafkaProducer(**producer_options(settings), linger_ms=5)
     await producer.start()
     try:
         keys, pending = [], []
@@ -45,7 +45,7 @@ async def produce_raw(
     settings: Settings, values: Sequence[tuple[bytes | None, bytes | None]]
 ) -> None:
     """Send (key, value) byte pairs as they are: for tests and for replays."""
-    producer = AIOKafkaProducer(**client_options(settings), acks="all")
+    producer = AIOKafkaProducer(**producer_options(settings))
     await producer.start()
     try:
         pending = [await producer.send(settings.topic_raw, value, key=key) for key, value in values]

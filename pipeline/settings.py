@@ -27,6 +27,7 @@ class SettingsError(ValueError):
         self.settings = settings
 
 
+COMPRESSION_TYPES = ("none", "gzip", "lz4", "zstd")
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 REDACTED = "********"
@@ -147,6 +148,22 @@ class Settings:
         "topic with less is reported at start-up. At most `replication_factor`.",
         group=TOPICS,
         at_least=1,
+    )
+    compression_type: str = _setting(
+        "none",
+        "Compression of the messages Wirestream's producers send: `none`, `gzip`, `lz4` or "
+        "`zstd` (see Measured for bytes per event).",
+        group=TOPICS,
+        metavar="CODEC",
+        choices=COMPRESSION_TYPES,
+    )
+    idempotence: bool = _setting(
+        True,
+        "Producers ask the broker for idempotent writes (`enable.idempotence`): a send retried "
+        "after a lost answer is not written twice. The embedded broker lacks it, and the demo "
+        "turns it off there.",
+        group=TOPICS,
+        metavar="BOOL",
     )
     session_timeout: float = _setting(
         10.0,
@@ -558,6 +575,12 @@ def _coerce(name: str, hint: Any, raw: str) -> Any:
     if choices:
         # Choices are matched regardless of case and kept in their documented spelling.
         return next((c for c in choices if c.casefold() == raw.strip().casefold()), raw)
+    if target is bool:
+        if raw.strip().lower() in {"1", "true", "yes", "on"}:
+            return True
+        if raw.strip().lower() in {"0", "false", "no", "off"}:
+            return False
+        raise SettingsError(f"{name} must be true or false; got {raw!r}", (name,))
     if target in (int, float):
         try:
             return target(raw)

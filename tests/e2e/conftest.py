@@ -41,7 +41,10 @@ class BrokerUnderTest:
     def settings_for(self, settings: Settings) -> Settings:
         if self.cluster is None:
             return settings.replace(
-                broker=self.url, session_timeout=EMBEDDED_SESSION_TIMEOUT, batch_timeout=0.1
+                broker=self.url,
+                session_timeout=EMBEDDED_SESSION_TIMEOUT,
+                batch_timeout=0.1,
+                idempotence=False,
             )
         # Kafka's smallest session timeout (group.min.session.timeout.ms) is 6 s as well: a
         # killed member's partitions move that soon.
