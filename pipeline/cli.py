@@ -182,6 +182,10 @@ class Wirestream(click.Group):
         except Exception as exc:
             if _is_user_error(exc):
                 raise click.ClickException(str(exc)) from exc
+            if _is_kafka_error(exc):
+                raise click.ClickException(
+                    f"Kafka answered {type(exc).__name__}: {exc} (the log above may say more)"
+                ) from exc
             raise
 
 
@@ -194,6 +198,12 @@ USER_ERRORS = (
     ("pipeline.runtime.supervisor", "StageFailed"),
     ("pipeline.runtime.supervisor", "MetricsPortInUse"),
 )
+
+
+def _is_kafka_error(exc: Exception) -> bool:
+    """An error the broker answered with: a setting or the cluster is at fault, not the code."""
+    kind = getattr(sys.modules.get("aiokafka.errors"), "KafkaError", None)
+    return isinstance(kind, type) and isinstance(exc, kind)
 
 
 def _is_user_error(exc: Exception) -> bool:
