@@ -8,7 +8,8 @@ CORPUS ?=
 .PHONY: demo test lint format bench bench-all lock clean deploy-files soak audit bench-hostile \
 	bench-latency \
 	bench-extraction bench-language bench-dedup bench-clean-speed \
-	bench-ner-conll bench-ner-salience bench-ner-speed bench-ner-memory bench-topics
+	bench-ner-conll bench-ner-salience bench-ner-speed bench-ner-memory bench-topics \
+	bench-topics-cross
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -70,13 +71,17 @@ bench-ner-memory: $(STAMP)
 	$(BIN)/python bench/ner_memory.py
 bench-topics: $(STAMP)
 	$(BIN)/python bench/topics_bench.py
+# Train on each source, test on the others (four fits: several minutes on 2 cores).
+bench-topics-cross: $(STAMP)
+	$(BIN)/python bench/topics_cross_source.py
 bench-latency: $(STAMP)
 	$(BIN)/python bench/latency.py
 bench-hostile: $(STAMP)
 	$(BIN)/python bench/hostile.py
 
 bench-all: bench bench-latency bench-extraction bench-language bench-dedup bench-clean-speed \
-	bench-ner-conll bench-ner-salience bench-ner-speed bench-topics bench-ner-memory
+	bench-ner-conll bench-ner-salience bench-ner-speed bench-topics bench-ner-memory \
+	bench-topics-cross
 
 # Re-pin every dependency (runtime and test) from pyproject.toml into requirements.lock.
 lock:
