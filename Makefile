@@ -6,7 +6,8 @@ STAMP := $(VENV)/.installed
 CORPUS ?=
 
 .PHONY: demo test lint format bench bench-all lock clean deploy-files soak audit bench-hostile \
-	bench-latency \
+	kafka-up kafka-down test-kafka soak-kafka \
+	bench-latency bench-enrich-memory bench-validation \
 	bench-extraction bench-language bench-dedup bench-clean-speed \
 	bench-ner-conll bench-ner-salience bench-ner-speed bench-ner-memory bench-topics \
 	bench-topics-cross
@@ -36,6 +37,29 @@ format: $(STAMP)
 soak: $(STAMP)
 	WIRESTREAM_SOAK=1 $(BIN)/pytest -p no:cacheprovider -s --timeout 1800 \
 		tests/e2e/test_reliability.py tests/test_hostile.py
+
+# A three-node Apache Kafka cluster (KRaft) on 127.0.0.1 in the background, fetched through
+# Maven into ~/.m2 the first time; its bootstrap servers go to .kafka/bootstrap.
+kafka-up: $(STAMP)
+	$(BIN)/python -m pipeline.cluster up
+
+kafka-down: $(STAMP)
+	$(BIN)/python -m pipeline.cluster down
+
+# The end-to-end suites against Apache Kafka: the cluster `make kafka-up` started, else one
+# started for the run. Fails, saying why, where Java or Maven is missing.
+KAFKA_SUITES := tests/e2e/test_pipeline.py tests/e2e/test_dedup.py tests/e2e/test_replay.py \
+	tests/e2e/test_health.py tests/e2e/test_topic_checks.py tests/e2e/test_reliability.py \
+	tests/e2e/test_cluster_failures.py tests/test_cluster.py
+test-kafka: $(STAMP)
+	$(BIN)/pytest -p no:cacheprovider --broker kafka --durations=12 $(KAFKA_SUITES)
+
+# The broker failures on Apache Kafka at full size (5,000 articles, a 30 s freeze); each prints
+# its figures.
+soak-kafka: $(STAMP)
+	WIRESTREAM_SOAK=1 $(BIN)/pytest -p no:cacheprovider -s --timeout 1800 --broker kafka \
+		tests/e2e/test_cluster_failures.py \
+		tests/e2e/test_reliability.py::test_a_frozen_broker_is_ridden_out_without_a_crash
 
 # Known vulnerabilities in the pinned dependencies (pip-audit asks PyPI's vulnerability service);
 # tools/audit.py applies the policy: a vulnerability with a fixed release fails.
@@ -78,10 +102,16 @@ bench-latency: $(STAMP)
 	$(BIN)/python bench/latency.py
 bench-hostile: $(STAMP)
 	$(BIN)/python bench/hostile.py
+# Peak RSS of `wirestream enrich` on generated 100 MB and 1 GB JSON Lines files (in /tmp).
+bench-enrich-memory: $(STAMP)
+	$(BIN)/python bench/enrich_memory.py
+# Cost per event of validate_output, beside each stage's work.
+bench-validation: $(STAMP)
+	$(BIN)/python bench/validation.py
 
 bench-all: bench bench-latency bench-extraction bench-language bench-dedup bench-clean-speed \
 	bench-ner-conll bench-ner-salience bench-ner-speed bench-topics bench-ner-memory \
-	bench-topics-cross
+	bench-enrich-memory bench-validation bench-topics-cross
 
 # Re-pin every dependency (runtime and test) from pyproject.toml into requirements.lock.
 lock:

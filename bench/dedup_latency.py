@@ -140,6 +140,7 @@ async def main() -> None:
                 "broker": broker.url,
                 "stages": ("clean",),
                 "session_timeout": EMBEDDED_SESSION_TIMEOUT,
+                "idempotence": False,  # the embedded broker has no idempotent writes
                 "batch_timeout": args.batch_timeout,
                 "metrics_port": 0,
                 "data_dir": workdir / "state",

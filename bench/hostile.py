@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pipeline.envelope import Incoming
 from pipeline.events import DeadLetter
 from pipeline.metrics import StageMetrics
-from pipeline.runtime.app import StageRunner
+from pipeline.runtime.runner import StageRunner
 from pipeline.runtime.sandbox import IsolatedStage
 from pipeline.settings import Settings
 from tests.hostile import ARTICLE, event_cases, raw_cases

@@ -44,6 +44,7 @@ async def one_round(
         {
             "broker": broker_url,
             "session_timeout": EMBEDDED_SESSION_TIMEOUT,
+            "idempotence": False,  # the embedded broker has no idempotent writes
             "metrics_port": 0,
             "data_dir": workdir,
             "app_prefix": f"latency-{tag}",

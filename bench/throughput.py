@@ -141,6 +141,7 @@ async def main() -> None:
             {
                 "broker": broker.url,
                 "session_timeout": EMBEDDED_SESSION_TIMEOUT,
+                "idempotence": False,  # the embedded broker has no idempotent writes
                 "metrics_port": 0,
                 "data_dir": workdir / "state",
                 "app_prefix": "bench",

@@ -36,7 +36,7 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def _accepts_connections(host: str, port: int) -> bool:
+def accepts_connections(host: str, port: int) -> bool:
     with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
         return True
     return False
@@ -59,7 +59,7 @@ class EmbeddedBroker:
         return f"kafka://{self.host}:{self.port}"
 
     def start(self, timeout: float = 15.0) -> EmbeddedBroker:
-        if _accepts_connections(self.host, self.port):
+        if accepts_connections(self.host, self.port):
             raise BrokerError(f"port {self.port} on {self.host} is already in use")
         listener = f"tcp://{self.host}:{self.port}"
         output: IO[str] | int = subprocess.DEVNULL
@@ -86,7 +86,7 @@ class EmbeddedBroker:
             start_new_session=True,
         )
         deadline = time.monotonic() + timeout
-        while not _accepts_connections(self.host, self.port):
+        while not accepts_connections(self.host, self.port):
             if self.process.poll() is not None:
                 raise BrokerError(f"embedded broker exited with {self.process.returncode}")
             if time.monotonic() > deadline:

@@ -82,13 +82,15 @@ async def end_offset(settings: Settings, topic: str) -> int:
 async def read_changelog(settings: Settings, topic: str) -> tuple[dict[str, Any], int]:
     """What the topic's one partition holds now, key by key (the last value wins, a tombstone
     deletes), and the offset after the last message read."""
-    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
+    # From the beginning by the reset policy, not a seek that the consumer's own reset may race.
+    consumer = AIOKafkaConsumer(
+        **client_options(settings), enable_auto_commit=False, auto_offset_reset="earliest"
+    )
     await consumer.start()
     data: dict[str, Any] = {}
     try:
         partition = TopicPartition(topic, 0)
         consumer.assign([partition])
-        await consumer.seek_to_beginning(partition)
         end = (await consumer.end_offsets([partition]))[partition]
         while await consumer.position(partition) < end:
             batches = await consumer.getmany(partition, timeout_ms=1000, max_records=10_000)

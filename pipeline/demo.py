@@ -82,7 +82,10 @@ async def run_demo(
     with contextlib.ExitStack() as stack:
         if settings.broker is None:
             broker = stack.enter_context(EmbeddedBroker(log=output.parent / "demo-broker.log"))
-            settings = settings.replace(broker=broker.url, session_timeout=EMBEDDED_SESSION_TIMEOUT)
+            # It has no idempotent writes (InitProducerId fails).
+            settings = settings.replace(
+                broker=broker.url, session_timeout=EMBEDDED_SESSION_TIMEOUT, idempotence=False
+            )
             echo(f"Embedded broker (Tansu) listening on {broker.url}")
         else:
             echo(f"Using broker {settings.broker}")

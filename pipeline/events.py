@@ -26,6 +26,7 @@ class Reason(StrEnum):
     STAGE_ERROR = "stage_error"
     TIMEOUT = "timeout"  # over the per-article time limit (`article_timeout`)
     UNDELIVERABLE = "undeliverable"  # the broker refused the stage's result for good
+    INVALID_OUTPUT = "invalid_output"  # the stage's event failed its schema (`validate_output`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,4 +226,11 @@ class DeadLetter:
     article_id: str | None = None
     # True when the payload was cut to fit the broker's message size: it cannot be replayed.
     payload_truncated: bool = False
+    # Where `wirestream enrich` read the input (no topic then): its file and JSON Lines line.
+    input_file: str | None = None
+    input_line: int | None = None
     schema_version: str = SCHEMA_VERSION
+
+
+# What a stage gives for each message: the article to send on, or the message's dead letter.
+Result = Article | DeadLetter

@@ -80,6 +80,15 @@ def string_store_sizes(stage: Stage) -> dict[str, int]:
     return sizes
 
 
+def sample_process(metrics: ProcessMetrics, stage: Stage) -> None:
+    """Record this process's resident memory and the size of the stage's spaCy string stores."""
+    rss = resident_memory_bytes()
+    if rss is not None:
+        metrics.resident_memory.labels(stage.name).set(rss)
+    for model, size in string_store_sizes(stage).items():
+        metrics.spacy_strings.labels(stage.name, model).set(size)
+
+
 class StageObserver:
     """Records one stage process's lag, memory, model state and article content."""
 
@@ -154,11 +163,7 @@ class StageObserver:
         self.record_lag(lags)
 
     def sample_process(self) -> None:
-        rss = resident_memory_bytes()
-        if rss is not None:
-            self.metrics.resident_memory.labels(self.stage.name).set(rss)
-        for model, size in string_store_sizes(self.stage).items():
-            self.metrics.spacy_strings.labels(self.stage.name, model).set(size)
+        sample_process(self.metrics, self.stage)
 
     def rebalancing(self) -> None:
         """A rebalance started: the consumer stops fetching until it completes, when the app's

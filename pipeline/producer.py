@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from pipeline import codec, ids
-from pipeline.kafka import client_options
+from pipeline.kafka import client_options, producer_options
 from pipeline.settings import Settings
 
 
@@ -26,7 +27,7 @@ def message_key(article: dict[str, Any]) -> bytes:
 
 async def produce(settings: Settings, articles: Iterable[dict[str, Any]]) -> list[bytes]:
     """Send raw articles to the raw topic; returns their keys once the broker has them all."""
-    producer = AIOKafkaProducer(**client_options(settings), acks="all", linger_ms=5)
+    producer = AIOKafkaProducer(**producer_options(settings), linger_ms=5)
     await producer.start()
     try:
         keys, pending = [], []
@@ -44,7 +45,7 @@ async def produce_raw(
     settings: Settings, values: Sequence[tuple[bytes | None, bytes | None]]
 ) -> None:
     """Send (key, value) byte pairs as they are: for tests and for replays."""
-    producer = AIOKafkaProducer(**client_options(settings), acks="all")
+    producer = AIOKafkaProducer(**producer_options(settings))
     await producer.start()
     try:
         pending = [await producer.send(settings.topic_raw, value, key=key) for key, value in values]
@@ -63,12 +64,16 @@ class Record:
     timestamp_ms: int
 
 
-async def _partitions(consumer: AIOKafkaConsumer, topics: Sequence[str]) -> list[TopicPartition]:
-    await consumer.topics()  # refreshes metadata, so partitions_for_topic knows every topic
+async def topic_partitions(
+    consumer: AIOKafkaConsumer, topics: Sequence[str]
+) -> list[TopicPartition]:
+    # The metadata of every topic, fetched now. The consumer's own (`partitions_for_topic`)
+    # covers only topics it has subscribed to on Apache Kafka, so it knows none of these.
+    cluster = await consumer._client.fetch_all_metadata()
     return [
         TopicPartition(topic, p)
         for topic in topics
-        for p in sorted(consumer.partitions_for_topic(topic) or ())
+        for p in sorted(cluster.partitions_for_topic(topic) or ())
     ]
 
 
@@ -76,7 +81,7 @@ async def end_offsets(settings: Settings, topics: Sequence[str]) -> dict[TopicPa
     consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
     await consumer.start()
     try:
-        partitions = await _partitions(consumer, topics)
+        partitions = await topic_partitions(consumer, topics)
         return await consumer.end_offsets(partitions) if partitions else {}
     finally:
         await consumer.stop()
@@ -87,34 +92,67 @@ async def read_topics(
     topics: Sequence[str],
     *,
     start: dict[TopicPartition, int] | None = None,
-    from_beginning: bool = True,
+    position: str | dt.datetime = "earliest",
     idle_timeout: float | None = None,
 ) -> AsyncIterator[Record]:
     """Read topics without joining a consumer group (nothing is committed).
 
-    Starts at ``start`` offsets where given, else at the beginning (or the end). Stops after
-    ``idle_timeout`` seconds without a message, if set.
+    Starts at ``start`` offsets where given, else at ``position``: `earliest`, `latest` or the
+    first message at or after a time. If ``idle_timeout`` is set, stops once it has read up to
+    the topics' ends as they were at the start and then ``idle_timeout`` seconds pass without a
+    message: a cluster's first fetches (leaders looked up, connections opened) may take longer
+    than that.
     """
-    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
-    await consumer.start()
+    consumer = AIOKafkaConsumer(
+        **client_options(settings),
+        enable_auto_commit=False,
+        auto_offset_reset="latest" if position == "latest" else "earliest",
+    )
     try:
-        partitions = await _partitions(consumer, topics)
+        # Also after a failed start, so that no unclosed client is left behind.
+        await consumer.start()
+        partitions = await topic_partitions(consumer, topics)
         if not partitions:
             return
+        unset = [tp for tp in partitions if not (start and tp in start)]
+        offsets = {**await offsets_at(consumer, unset, position), **(start or {})}
+        # Every position set right after `assign`, with no await between: the consumer's own
+        # reset cannot run in between and land after a seek (on Apache Kafka it skipped whole
+        # partitions).
         consumer.assign(partitions)
         for tp in partitions:
-            if start and tp in start:
-                consumer.seek(tp, start[tp])
-            elif from_beginning:
-                await consumer.seek_to_beginning(tp)
-            else:
-                await consumer.seek_to_end(tp)
+            consumer.seek(tp, offsets[tp])
+        ends = await consumer.end_offsets(partitions) if idle_timeout is not None else {}
         while True:
             batches = await consumer.getmany(timeout_ms=int((idle_timeout or 1.0) * 1000))
             if not batches and idle_timeout is not None:
-                return
+                positions = [await consumer.position(tp) for tp in partitions]
+                if all(at >= ends[tp] for tp, at in zip(partitions, positions, strict=True)):
+                    return
             for tp, messages in batches.items():
                 for m in messages:
                     yield Record(tp.topic, tp.partition, m.offset, m.key, m.value, m.timestamp)
     finally:
         await consumer.stop()
+
+
+async def offsets_at(
+    consumer: AIOKafkaConsumer, partitions: Sequence[TopicPartition], position: str | dt.datetime
+) -> dict[TopicPartition, int]:
+    """Each partition's offset at ``position``: its first message (`earliest`), its end
+    (`latest`), or its first message at or after a time (its end if there is none)."""
+    if not partitions:
+        return {}
+    if position == "earliest":
+        return dict(await consumer.beginning_offsets(partitions))
+    ends = dict(await consumer.end_offsets(partitions))
+    if position == "latest":
+        return ends
+    assert isinstance(position, dt.datetime)
+    moment = int(position.timestamp() * 1000)
+    found = await consumer.offsets_for_times(dict.fromkeys(partitions, moment))
+    # No message at or after the time: Kafka answers None, some brokers a timestamp of -1.
+    return {
+        tp: hit.offset if (hit := found.get(tp)) and hit.timestamp >= 0 else ends[tp]
+        for tp in partitions
+    }

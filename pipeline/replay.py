@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaProducer
 
 from pipeline import codec
 from pipeline.envelope import parse_timestamp
-from pipeline.kafka import client_options
+from pipeline.kafka import producer_options
 from pipeline.producer import end_offsets, read_topics
 from pipeline.settings import Settings
 
@@ -124,9 +124,7 @@ async def replay(
     report = chooser.report
     if dry_run:
         return report
-    producer = AIOKafkaProducer(
-        **client_options(settings), acks="all", max_request_size=settings.max_message_bytes
-    )
+    producer = AIOKafkaProducer(**producer_options(settings))
     await producer.start()
     try:
         for restored, origin in chooser.chosen:

@@ -5,10 +5,14 @@
 - `.json`: one raw-article object, or a list of them.
 - `.jsonl`: one raw-article object per line.
 - `-`: stdin; JSON Lines when it starts with `{`, else one plain-text article.
+
+JSON Lines (files and stdin) are read a line at a time, so input of any size streams.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -22,11 +26,18 @@ SUFFIXES = (".txt", ".html", ".htm", ".json", ".jsonl")
 
 @dataclass(frozen=True, slots=True)
 class SourceRecord:
-    """One raw article read from somewhere, or why it could not be read."""
+    """One raw article read from somewhere, or why it could not be read.
+
+    ``file`` and ``line`` say where it came from (``line`` for JSON Lines only); ``size`` is how
+    many bytes of the input it took, for progress.
+    """
 
     origin: str
     article: dict[str, Any] | None = None
     error: str | None = None
+    file: str | None = None
+    line: int | None = None
+    size: int = 0
 
 
 def text_article(text: str) -> dict[str, Any]:
@@ -36,32 +47,43 @@ def text_article(text: str) -> dict[str, Any]:
     return {"title": title.strip(), "body": body, "content_type": "text/plain"}
 
 
-def _json_records(text: str, origin: str, lines: bool) -> Iterator[SourceRecord]:
-    if not lines:
-        try:
-            data = codec.loads(text)
-        except codec.JSONDecodeError as exc:
-            yield SourceRecord(origin, error=f"not JSON: {exc}")
-            return
-        items = data if isinstance(data, list) else [data]
-        for index, item in enumerate(items):
-            where = f"{origin}[{index}]" if isinstance(data, list) else origin
-            yield _object_record(item, where)
+def _json_records(text: str, file: str, size: int) -> Iterator[SourceRecord]:
+    try:
+        data = codec.loads(text)
+    except codec.JSONDecodeError as exc:
+        yield SourceRecord(file, error=f"not JSON: {exc}", file=file, size=size)
         return
-    for number, line in enumerate(text.splitlines(), start=1):
+    items = data if isinstance(data, list) else [data]
+    for index, item in enumerate(items):
+        where = f"{file}[{index}]" if isinstance(data, list) else file
+        # The whole file's bytes count once, with its first record.
+        yield _object_record(item, where, file, None, size if index == 0 else 0)
+
+
+def _json_lines(lines: Iterable[bytes], file: str) -> Iterator[SourceRecord]:
+    """One record per non-blank line, read as they come: memory holds one line at a time."""
+    blank = 0  # bytes of blank lines, counted with the next record
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
+            blank += len(line)
             continue
-        where = f"{origin}:{number}"
+        where, size, blank = f"{file}:{number}", blank + len(line), 0
         try:
-            yield _object_record(codec.loads(line), where)
+            yield _object_record(codec.loads(line), where, file, number, size)
         except codec.JSONDecodeError as exc:
-            yield SourceRecord(where, error=f"not JSON: {exc}")
+            yield SourceRecord(where, error=f"not JSON: {exc}", file=file, line=number, size=size)
 
 
-def _object_record(item: Any, origin: str) -> SourceRecord:
+def _object_record(item: Any, origin: str, file: str, line: int | None, size: int) -> SourceRecord:
     if not isinstance(item, dict):
-        return SourceRecord(origin, error=f"expected a JSON object, got {type(item).__name__}")
-    return SourceRecord(origin, article=item)
+        return SourceRecord(
+            origin,
+            error=f"expected a JSON object, got {type(item).__name__}",
+            file=file,
+            line=line,
+            size=size,
+        )
+    return SourceRecord(origin, article=item, file=file, line=line, size=size)
 
 
 def read_file(path: Path) -> Iterator[SourceRecord]:
@@ -69,27 +91,52 @@ def read_file(path: Path) -> Iterator[SourceRecord]:
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         yield SourceRecord(
-            origin, error=f"unsupported file type {suffix or '(none)'}; use {', '.join(SUFFIXES)}"
+            origin,
+            error=f"unsupported file type {suffix or '(none)'}; use {', '.join(SUFFIXES)}",
+            file=origin,
         )
         return
     try:
-        text = path.read_text(encoding="utf-8")
+        if suffix == ".jsonl":
+            with path.open("rb") as lines:
+                yield from _json_lines(lines, origin)
+            return
+        data = path.read_bytes()
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        yield SourceRecord(origin, error=f"cannot read: {exc}")
+        yield SourceRecord(origin, error=f"cannot read: {exc}", file=origin)
         return
     if suffix == ".txt":
-        yield SourceRecord(origin, article=text_article(text))
+        yield SourceRecord(origin, article=text_article(text), file=origin, size=len(data))
     elif suffix in (".html", ".htm"):
-        yield SourceRecord(origin, article={"body": text, "content_type": "text/html"})
+        article = {"body": text, "content_type": "text/html"}
+        yield SourceRecord(origin, article=article, file=origin, size=len(data))
     else:
-        yield from _json_records(text, origin, lines=suffix == ".jsonl")
+        yield from _json_records(text, origin, len(data))
 
 
-def read_stdin(text: str) -> Iterator[SourceRecord]:
-    if text.lstrip().startswith("{"):
-        yield from _json_records(text, "<stdin>", lines=True)
-    elif text.strip():
-        yield SourceRecord("<stdin>", article=text_article(text))
+STDIN = "<stdin>"
+
+
+def read_stdin() -> Iterator[SourceRecord]:
+    """JSON Lines when the first non-blank line starts with `{` (read line by line), else one
+    plain-text article."""
+    stream = getattr(sys.stdin, "buffer", None)
+    lines: Iterator[bytes] = (
+        iter(stream) if stream is not None else (line.encode() for line in sys.stdin)
+    )
+    head: list[bytes] = []
+    for line in lines:
+        head.append(line)
+        if line.strip():
+            break
+    if head and head[-1].lstrip().startswith(b"{"):
+        yield from _json_lines(itertools.chain(head, lines), STDIN)
+        return
+    data = b"".join(itertools.chain(head, lines))
+    text = data.decode("utf-8", "replace")
+    if text.strip():
+        yield SourceRecord(STDIN, article=text_article(text), file=STDIN, size=len(data))
 
 
 def read_articles(
@@ -99,27 +146,46 @@ def read_articles(
     (each reported through ``report``)."""
     articles, unreadable = [], 0
     for record in read_sources(paths):
-        if record.article is None:
+        if record.error is not None:
             unreadable += 1
             report(f"skipped {record.origin}: {record.error}")
-        else:
+        elif record.article is not None:
             articles.append(record.article)
     return articles, unreadable
 
 
-def read_sources(paths: Iterable[str | Path]) -> Iterator[SourceRecord]:
-    """Every raw article under the given paths, in a stable order; folders are walked."""
+def input_files(paths: Iterable[str | Path]) -> Iterator[Path | None]:
+    """The files under the paths, in the order they are read; None for stdin."""
     for item in paths:
         if str(item) == "-":
-            yield from read_stdin(sys.stdin.read())
+            yield None
             continue
         path = Path(item)
         if path.is_dir():
-            for child in sorted(
+            yield from sorted(
                 p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES
-            ):
-                yield from read_file(child)
+            )
+        else:
+            yield path
+
+
+def total_size(paths: Iterable[str | Path]) -> int | None:
+    """Bytes the paths hold, or None when one is stdin (its size is unknown)."""
+    total = 0
+    for path in input_files(paths):
+        if path is None:
+            return None
+        with contextlib.suppress(OSError):
+            total += path.stat().st_size
+    return total
+
+
+def read_sources(paths: Iterable[str | Path]) -> Iterator[SourceRecord]:
+    """Every raw article under the given paths, in a stable order; folders are walked."""
+    for path in input_files(paths):
+        if path is None:
+            yield from read_stdin()
         elif path.is_file():
             yield from read_file(path)
         else:
-            yield SourceRecord(str(path), error="no such file or folder")
+            yield SourceRecord(str(path), error="no such file or folder", file=str(path))

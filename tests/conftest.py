@@ -62,3 +62,13 @@ def clean_article_bytes() -> bytes:
     (article,) = CleanStage(max_body_bytes=1 << 20).process([Incoming(value=raw, timestamp=1.7e9)])
     assert isinstance(article, Article)
     return codec.dumps(article)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--broker",
+        choices=("embedded", "kafka"),
+        default="embedded",
+        help="broker of the end-to-end tests: the embedded one, or a three-node Apache Kafka "
+        "cluster (the one `make kafka-up` started, else one started for the session)",
+    )

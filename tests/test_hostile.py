@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 from pipeline.envelope import Incoming
 from pipeline.events import DeadLetter, Reason
 from pipeline.metrics import StageMetrics
-from pipeline.runtime.app import StageRunner
+from pipeline.runtime.runner import StageRunner
 from pipeline.runtime.sandbox import IsolatedStage
 from tests.e2e.accounting import SOAK
 from tests.hostile import ARTICLE, Case, event_cases, raw_cases

@@ -29,10 +29,10 @@ from pipeline.observability import (
     resident_memory_bytes,
     string_store_sizes,
 )
-from pipeline.runtime.app import build_app
+from pipeline.runtime.stage_app import build_app
 from pipeline.stages.clean import CleanStage
 from tests.conftest import CEASEFIRE_BODY, CEASEFIRE_TITLE
-from tests.runtime.test_app import Recorder, metric
+from tests.runtime.test_stage_app import Recorder, metric
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry
 
 from pipeline.cli import main
 from pipeline.kafka import client_options, faust_credentials, security_options
-from pipeline.runtime.app import build_app
+from pipeline.runtime.stage_app import build_app
 from pipeline.runtime.supervisor import Supervisor
 from pipeline.settings import REDACTED, Settings, SettingsError
 from tests.stage_doubles import MisbehavingStage
@@ -188,6 +188,7 @@ def test_the_scan_sees_every_module():
         "sandbox.py",
         "envelope.py",
         "replay.py",
-        "app.py",
+        "stage_app.py",
+        "batch_loop.py",
         "supervisor.py",
     } <= names

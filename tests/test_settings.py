@@ -1,9 +1,11 @@
+import dataclasses
+import datetime as dt
 from pathlib import Path
 
 import pytest
 
 from pipeline.cli import settings_table
-from pipeline.settings import Settings, SettingsError, describe
+from pipeline.settings import GROUPS, Settings, SettingsError, describe
 
 
 def test_defaults_match_the_documented_topology():
@@ -55,8 +57,10 @@ def test_flags_override_environment_and_none_means_not_given():
     ("overrides", "message"),
     [
         ({"stages": "clean,nre"}, "stages"),
-        ({"partitions": "0"}, "positive"),
-        ({"partitions": "many"}, "cannot read"),
+        ({"partitions": "0"}, "partitions must be at least 1"),
+        ({"start_from": "yesterday"}, "start_from must be earliest, latest or an ISO 8601"),
+        ({"validate_output": "some"}, "validate_output must be one of off, sample, all"),
+        ({"partitions": "many"}, "partitions must be a whole number"),
         ({"classify_threshold": "1.5"}, "threshold"),
         ({"heartbeat_interval": "20", "session_timeout": "10"}, "heartbeat"),
         ({"topic_dedup": "articles.clean"}, "different topic"),
@@ -82,3 +86,24 @@ def test_every_setting_is_documented():
 def test_the_readme_settings_table_is_the_generated_one():
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     assert settings_table().strip() in readme, "run `wirestream settings --markdown` into README"
+
+
+def test_errors_say_where_the_bad_value_came_from():
+    with pytest.raises(SettingsError, match=r"\(from environment variable WIRESTREAM_BATCH_SIZE\)"):
+        Settings.load(env={"WIRESTREAM_BATCH_SIZE": "0"})
+    with pytest.raises(SettingsError, match=r"got 0 \(from flag --batch-size\)$"):
+        Settings.load({"batch_size": 0}, env={"WIRESTREAM_BATCH_SIZE": "5"})
+    with pytest.raises(SettingsError, match=r"at most 1; got 1.5 \(from flag --dedup-threshold\)"):
+        Settings.load({"dedup_threshold": "1.5"}, env={})
+
+
+def test_start_from_is_earliest_latest_or_a_time_in_utc_by_default():
+    assert Settings.load({"start_from": "latest"}, env={}).start_position() == "latest"
+    moment = Settings.load({"start_from": "2024-06-11T08:00:00"}, env={}).start_position()
+    assert moment == dt.datetime(2024, 6, 11, 8, tzinfo=dt.UTC)
+    moment = Settings.load({"start_from": "2024-06-11T10:00:00+02:00"}, env={}).start_position()
+    assert moment == dt.datetime(2024, 6, 11, 8, tzinfo=dt.UTC)
+
+
+def test_every_setting_has_a_help_section():
+    assert {f.metadata["group"] for f in dataclasses.fields(Settings)} == set(GROUPS)

@@ -1,7 +1,7 @@
 import io
 import json
 
-from pipeline.sources import read_articles, read_sources, text_article
+from pipeline.sources import read_articles, read_sources, text_article, total_size
 
 
 def test_text_file_first_line_is_the_title(tmp_path):
@@ -70,3 +70,37 @@ def test_read_articles_collects_the_readable_and_reports_the_rest(tmp_path):
     assert [a["body"] for a in articles] == ["Body.", "x"]
     assert unreadable == 1
     assert reported[0].startswith("skipped ") and "b.jsonl:2" in reported[0]
+
+
+def test_json_lines_stream_with_their_line_numbers_and_sizes(tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(b'{"body": "one"}\n\n{"body": "two"}\n')
+    records = read_sources([path])
+    first = next(records)
+    assert (first.article, first.file, first.line, first.size) == (
+        {"body": "one"},
+        str(path),
+        1,
+        16,
+    )
+    # Read a line at a time: what is appended after the first record was read still comes.
+    with path.open("ab") as more:
+        more.write(b'{"body": "three"}\n')
+    rest = list(records)
+    assert [(r.article["body"], r.line) for r in rest] == [("two", 3), ("three", 4)]
+    assert sum(r.size for r in [first, *rest]) == path.stat().st_size
+    assert total_size([path, tmp_path]) == 2 * path.stat().st_size
+    assert total_size([path, "-"]) is None
+
+
+def test_stdin_json_lines_are_read_a_line_at_a_time(monkeypatch):
+    def lines():
+        yield b'{"body": "a"}\n'
+        raise AssertionError("read past the first article")
+
+    class Stdin:
+        buffer = lines()
+
+    monkeypatch.setattr("sys.stdin", Stdin)
+    first = next(read_sources(["-"]))
+    assert (first.article, first.file, first.line) == ({"body": "a"}, "<stdin>", 1)

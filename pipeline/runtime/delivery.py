@@ -20,12 +20,11 @@ import faust
 from aiokafka.errors import KafkaError, KafkaTimeoutError, ProducerClosed
 
 from pipeline import codec
-from pipeline.events import Article, DeadLetter
+from pipeline.events import DeadLetter, Result
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 
-Result = Article | DeadLetter
 # Room for the record's own framing (offsets, lengths, timestamp) in the broker's size limit.
 RECORD_OVERHEAD = 512
 MAX_ERROR_CHARS = 2000

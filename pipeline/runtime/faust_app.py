@@ -1,5 +1,5 @@
-"""The faust app class Wirestream's stages run on: faust's, with the consumer's fetch wait a
-setting.
+"""The faust app class Wirestream's stages run on: faust's, with the consumer's fetch wait and
+the producer's idempotence settings.
 
 faust creates its aiokafka consumer with ``fetch_max_wait_ms=1500`` and no way to change it. A
 broker may hold a fetch that long when some of the partitions asked for have no new data, even
@@ -11,11 +11,15 @@ data arrives, it only sets how often an idle consumer asks again.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any
 
 import aiokafka
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
+
+from pipeline.kafka import faust_broker_url, faust_credentials
+from pipeline.settings import Settings
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -31,16 +35,62 @@ class _Consumer(faust_aiokafka.Consumer):
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
 
+class _Producer(faust_aiokafka.Producer):
+    def _settings_extra(self) -> Mapping[str, Any]:
+        # faust asks for idempotence only inside its own transactions, which Wirestream does
+        # not use.
+        extra = dict(super()._settings_extra())
+        if self.app.idempotence:
+            extra["enable_idempotence"] = True
+        return extra
+
+
 class _Transport(faust_aiokafka.Transport):
     Consumer = _Consumer
+    Producer = _Producer
 
 
 class StageFaustApp(faust.App):
-    """``faust.App`` whose consumers hold a fetch at most ``fetch_max_wait`` seconds."""
+    """``faust.App`` whose consumers hold a fetch at most ``fetch_max_wait`` seconds and whose
+    producer writes idempotently if ``idempotence``."""
 
-    def __init__(self, *args: Any, fetch_max_wait: float, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, fetch_max_wait: float, idempotence: bool = False, **kwargs: Any
+    ) -> None:
         self.fetch_max_wait_ms = max(1, round(fetch_max_wait * 1000))
+        self.idempotence = idempotence
         super().__init__(*args, **kwargs)
 
     def _new_transport(self) -> _Transport:
         return _Transport(self.conf.broker_consumer, self)
+
+
+def faust_app(settings: Settings, group: str, datadir: str) -> faust.App:
+    """A faust app configured for at-least-once delivery with Wirestream's settings."""
+    return StageFaustApp(
+        group,
+        fetch_max_wait=settings.fetch_max_wait,
+        idempotence=settings.idempotence,
+        broker=faust_broker_url(settings.broker_url),
+        broker_credentials=faust_credentials(settings),
+        store="memory://",
+        autodiscover=False,
+        web_enabled=False,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        broker_session_timeout=settings.session_timeout,
+        broker_heartbeat_interval=settings.heartbeat_interval,
+        broker_commit_interval=settings.commit_interval,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        producer_max_request_size=settings.max_message_bytes,
+        producer_compression_type=(
+            None if settings.compression_type == "none" else settings.compression_type
+        ),
+        # Sends go out at once and are awaited, never held back until a commit.
+        stream_publish_on_commit=False,
+        # On a rebalance, wait for the batch in flight to be delivered and acked, and commit it.
+        stream_wait_empty=True,
+        datadir=datadir,
+        logging_config=None,
+    )

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import ctypes
 import importlib
 import logging
 import os
@@ -33,8 +32,10 @@ from typing import Any
 
 from pipeline import codec
 from pipeline.envelope import Incoming, dead_letter
-from pipeline.events import Article, DeadLetter, Reason, Rejection, StageInfo
+from pipeline.events import Article, DeadLetter, Reason, Rejection, Result, StageInfo
+from pipeline.runtime.process import die_with_parent, setup_logging
 from pipeline.settings import Settings
+from pipeline.validation import OutputCheck
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +43,6 @@ DEFAULT_FACTORY = "pipeline.stages:build_stage"
 # Loading spaCy and the stage's models; generous for a slow disk or a busy machine.
 START_TIMEOUT = 300.0
 _FRAME_HEADER = 4
-_PR_SET_PDEATHSIG = 1
-
-Result = Article | DeadLetter
 
 
 class StageFailure(Exception):
@@ -290,28 +288,26 @@ def _read_frame(stream: Any) -> bytes | None:
     return _read_exactly(stream, int.from_bytes(header, "big")) or b""
 
 
-def _die_with_parent(parent: int) -> None:
-    """SIGKILL when the worker process dies, whatever kills it; exit now if it already has."""
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:
-        sys.exit(0)
-
-
 def _load_factory(path: str) -> Callable[[Settings, str], Any]:
     module, _, name = path.partition(":")
     return getattr(importlib.import_module(module), name)
 
 
-def process_encoded(stage: Any, batch: list[Incoming]) -> bytes:
-    """Run the stage on a batch and encode its results.
+def process_encoded(stage: Any, batch: list[Incoming], check: OutputCheck | None = None) -> bytes:
+    """Run the stage on a batch and encode its results, checked against the output schema
+    when a ``check`` is given (`validate_output`).
 
     Should the batch raise despite the stage's own guards, or give a result that cannot be
     encoded (metadata nested deeper than JSON encoders allow, say), it is redone one message at
     a time, and only the messages that fail alone get a dead letter (``stage_error``).
     """
+
+    def run(messages: list[Incoming]) -> list[Result]:
+        results = stage.process(messages)
+        return check(messages, results) if check else results
+
     try:
-        return encode_results(stage.process(batch))
+        return encode_results(run(batch))
     except Exception as exc:
         if len(batch) == 1:
             log.warning("%s stage failed on a message: %r", stage.name, exc)
@@ -322,7 +318,7 @@ def process_encoded(stage: Any, batch: list[Incoming]) -> bytes:
     results: list[Result] = []
     for message in batch:
         try:
-            own = stage.process([message])
+            own = run([message])
             encode_results(own)
         except Exception as exc:
             rejection = Rejection(Reason.STAGE_ERROR, repr(exc))
@@ -332,7 +328,8 @@ def process_encoded(stage: Any, batch: list[Incoming]) -> bytes:
 
 
 def child_main(fd: int, parent: int) -> int:
-    _die_with_parent(parent)
+    # SIGKILL: the code process holds nothing worth saving.
+    die_with_parent(parent, signal.SIGKILL)
     # The worker handles Ctrl+C and SIGTERM and then kills this process; it must not die first
     # in the middle of a batch the worker is still waiting for.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -348,11 +345,7 @@ def child_main(fd: int, parent: int) -> int:
             # raises MemoryError, which the stage turns into that article's dead letter.
             limit = settings.stage_memory_limit << 20
             resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
-        logging.basicConfig(
-            level=settings.log_level.upper(),
-            format=f"%(asctime)s {init['stage']}-code[%(process)d] %(levelname)s %(name)s: "
-            "%(message)s",
-        )
+        setup_logging(settings.log_level, f"{init['stage']}-code")
         stage = _load_factory(init["factory"])(settings, init["stage"])
         report = _ProcessReport(stage)
         hello = {
@@ -361,8 +354,9 @@ def child_main(fd: int, parent: int) -> int:
             "output_schema": stage.output_schema,
         }
         sock.sendall(_frame(codec.dumps(hello)))
+        check = OutputCheck(stage.name, stage.output_schema, settings.validate_output)
         while (frame := _read_frame(incoming)) is not None:
-            sock.sendall(_frame(process_encoded(stage, decode_batch(frame))))
+            sock.sendall(_frame(process_encoded(stage, decode_batch(frame), check)))
             report.sample()
     return 0
 
@@ -386,13 +380,9 @@ class _ProcessReport:
         if self._metrics is None or time.monotonic() < self._next:
             return
         self._next = time.monotonic() + self.INTERVAL
-        from pipeline.observability import resident_memory_bytes, string_store_sizes
+        from pipeline.observability import sample_process
 
-        rss = resident_memory_bytes()
-        if rss is not None:
-            self._metrics.resident_memory.labels(self.stage.name).set(rss)
-        for model, size in string_store_sizes(self.stage).items():
-            self._metrics.spacy_strings.labels(self.stage.name, model).set(size)
+        sample_process(self._metrics, self.stage)
 
 
 if __name__ == "__main__":

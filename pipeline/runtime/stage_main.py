@@ -8,25 +8,13 @@ and models run in a child process of this one (``pipeline.runtime.sandbox``).
 
 from __future__ import annotations
 
-import ctypes
-import logging
 import os
 import signal
 import sys
 
+from pipeline.runtime.process import die_with_parent, setup_logging
+
 SUPERVISOR_PID_ENV = "WIRESTREAM_SUPERVISOR_PID"
-_PR_SET_PDEATHSIG = 1
-
-
-def stop_with_supervisor() -> None:
-    """Ask Linux for SIGTERM when the supervisor dies, even by SIGKILL, so that no stage keeps
-    consuming as an orphan; exit at once if it is already gone."""
-    supervisor = int(os.environ.get(SUPERVISOR_PID_ENV, "0"))
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    if supervisor and os.getppid() != supervisor:
-        sys.exit("wirestream: the supervising worker is gone; stage process stopping")
 
 
 def main(argv: list[str]) -> int:
@@ -38,17 +26,19 @@ def main(argv: list[str]) -> int:
     from prometheus_client.multiprocess import mark_process_dead
 
     from pipeline import codec
-    from pipeline.runtime.app import build_app
     from pipeline.runtime.sandbox import IsolatedStage, StageUnavailable
+    from pipeline.runtime.stage_app import build_app
     from pipeline.settings import Settings
 
     (stage_name,) = argv
-    stop_with_supervisor()
-    settings = Settings.load(overrides=codec.loads(sys.stdin.buffer.read()), env={})
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format=f"%(asctime)s {stage_name}[%(process)d] %(levelname)s %(name)s: %(message)s",
+    # SIGTERM, not SIGKILL: the stage process stops its consumer and its code process first.
+    die_with_parent(
+        int(os.environ.get(SUPERVISOR_PID_ENV, "0")),
+        signal.SIGTERM,
+        "wirestream: the supervising worker is gone; stage process stopping",
     )
+    settings = Settings.load(overrides=codec.loads(sys.stdin.buffer.read()), env={})
+    setup_logging(settings.log_level, stage_name)
     # A stage-code process that exits leaves its gauges behind unless marked dead.
     stage = IsolatedStage(settings, stage_name, on_exit=mark_process_dead)
     try:

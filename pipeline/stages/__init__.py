@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from pipeline.envelope import Incoming
-from pipeline.events import Article, DeadLetter, StageInfo
+from pipeline.events import Result, StageInfo
 from pipeline.settings import Settings
 
 
@@ -16,7 +16,7 @@ class Stage(Protocol):
     output_schema: str
     info: StageInfo
 
-    def process(self, batch: Sequence[Incoming]) -> list[Article | DeadLetter]:
+    def process(self, batch: Sequence[Incoming]) -> list[Result]:
         """One result per message, in order: the article to emit, or its dead letter."""
         ...
 

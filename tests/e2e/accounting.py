@@ -229,3 +229,19 @@ async def wait_gone(pids: list[int], timeout: float) -> float:
 def kill(pid: int, sig: signal.Signals = signal.SIGKILL) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, sig)
+
+
+async def busiest_leader(settings: Settings) -> int:
+    """The id of the broker leading the most partitions of the pipeline's topics."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from pipeline.kafka import client_options
+
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(settings.topic_partitions))
+    finally:
+        await admin.close()
+    leaders = Counter(p["leader"] for topic in described for p in topic["partitions"])
+    return leaders.most_common(1)[0][0]

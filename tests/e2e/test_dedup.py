@@ -10,7 +10,7 @@ from pipeline import codec
 from pipeline.producer import end_offsets, produce
 from tests.conftest import CEASEFIRE_BODY, CEASEFIRE_TITLE
 from tests.e2e.conftest import collect, counter, running_worker
-from tests.runtime.test_app import REWRITE_BODY
+from tests.runtime.test_stage_app import REWRITE_BODY
 
 pytestmark = pytest.mark.e2e
 

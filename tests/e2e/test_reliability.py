@@ -20,6 +20,7 @@ from tests.e2e.accounting import (
     SOAK,
     Ledger,
     alive,
+    busiest_leader,
     count,
     distinct_articles,
     kill,
@@ -163,17 +164,22 @@ async def test_sigterm_stops_within_10_seconds_commits_and_loses_nothing(e2e_set
 
 
 async def test_a_frozen_broker_is_ridden_out_without_a_crash(e2e_settings, broker, tmp_path):
+    """The embedded broker frozen; on Apache Kafka, the node leading the most partitions."""
     settings = e2e_settings
     articles = synthetic_articles(ARTICLES, "stall")
     expected = {a["id"] for a in articles}
     async with running_worker(settings, tmp_path, "worker") as worker:
         producing = asyncio.create_task(produce_gradually(settings, articles, ARTICLES / 40))
         await progress(settings, expected, len(articles) // 4, timeout=120)
-        broker.process.send_signal(signal.SIGSTOP)
+        if broker.cluster is None:
+            frozen = broker.embedded.process.pid
+        else:
+            frozen = broker.cluster.node(await busiest_leader(settings)).pid
+        kill(frozen, signal.SIGSTOP)
         try:
             await asyncio.sleep(STALL_SECONDS)
         finally:
-            broker.process.send_signal(signal.SIGCONT)
+            kill(frozen, signal.SIGCONT)
         resumed = time.monotonic()
         await producing
         await settle(settings, expected, SETTLE_TIMEOUT)

@@ -21,8 +21,8 @@ from prometheus_client import CollectorRegistry
 
 from pipeline.envelope import Incoming
 from pipeline.events import Article, DeadLetter, Reason, StageInfo
-from pipeline.runtime.app import build_app
-from tests.runtime.test_app import Recorder
+from pipeline.runtime.stage_app import build_app
+from tests.runtime.test_stage_app import Recorder
 from tests.stage_doubles import article_for
 
 
@@ -165,7 +165,7 @@ def test_settings_that_keep_offsets_behind_delivery(settings, stage_name):
 
 
 async def test_fail_stop_commits_what_was_delivered_and_exits_70(settings, monkeypatch):
-    import pipeline.runtime.app as app_module
+    import pipeline.runtime.batch_loop as batch_loop
 
     stage_app = build_app(settings, GatedStage(), CollectorRegistry())
     calls: list[str] = []
@@ -178,7 +178,7 @@ async def test_fail_stop_commits_what_was_delivered_and_exits_70(settings, monke
         raise SystemExit(code)
 
     monkeypatch.setattr(stage_app.app.consumer, "commit", commit)
-    monkeypatch.setattr(app_module.os, "_exit", exit_now)
+    monkeypatch.setattr(batch_loop.os, "_exit", exit_now)
     with pytest.raises(SystemExit):
-        await app_module.fail_stop(stage_app.app, "testing", None)
-    assert calls == ["commit", f"exit {app_module.EXIT_FAILED}"]
+        await batch_loop.fail_stop(stage_app.app, "testing", None)
+    assert calls == ["commit", f"exit {batch_loop.EXIT_FAILED}"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from pipeline.runtime.app import faust_app
+from pipeline.runtime.faust_app import faust_app
 from pipeline.settings import Settings
 
 
@@ -14,3 +14,16 @@ async def test_the_consumer_holds_a_fetch_at_most_fetch_max_wait(tmp_path):
     consumer = app.consumer._thread._create_consumer(asyncio.get_running_loop())
     assert consumer._fetch_max_wait_ms == 50
     assert Settings.load({}, env={}).fetch_max_wait == 0.1
+
+
+async def test_the_producer_is_idempotent_and_compresses_as_the_settings_say(tmp_path):
+    base = {"broker": "kafka://127.0.0.1:9092"}
+    for overrides, idempotent, compression in (
+        ({}, True, None),
+        ({"idempotence": "false", "compression_type": "lz4"}, False, "lz4"),
+        ({"compression_type": "zstd"}, True, "zstd"),
+    ):
+        settings = Settings.load({**base, **overrides}, env={})
+        producer = faust_app(settings, "wirestream-test", str(tmp_path)).producer._new_producer()
+        assert (producer._txn_manager is not None) is idempotent, overrides
+        assert producer._compression_type == compression, overrides

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 from pipeline.envelope import Incoming
 from pipeline.events import Article, DeadLetter, Reason
 from pipeline.metrics import StageMetrics
-from pipeline.runtime.app import StageRunner
+from pipeline.runtime.runner import StageRunner
 from pipeline.runtime.sandbox import (
     IsolatedStage,
     StageDied,

@@ -105,3 +105,19 @@ async def test_restart_backoff_starts_over_after_a_stage_ran_well(settings):
         assert stage.restarts == 2
     finally:
         await supervisor.stop()
+
+
+def test_stage_metrics_leave_out_a_file_a_starting_process_has_not_sized(tmp_path):
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.mmap_dict import MmapedDict, mmap_key
+
+    from pipeline.runtime.supervisor import StageMetrics
+
+    name = "wirestream_stage_ready"
+    written = MmapedDict(str(tmp_path / "gauge_livesum_4242.db"))
+    written.write_value(mmap_key(name, name, ["stage"], ["ner"], ""), 1.0, 0.0)
+    written.close()
+    (tmp_path / "gauge_livesum_4343.db").touch()  # created, not yet sized
+    collector = StageMetrics(CollectorRegistry(), path=str(tmp_path))
+    [metric] = [m for m in collector.collect() if m.name == name]
+    assert [(s.labels["stage"], s.value) for s in metric.samples] == [("ner", 1.0)]

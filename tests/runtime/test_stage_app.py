@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 from pipeline import codec
 from pipeline.envelope import Incoming
 from pipeline.events import Article, DeadLetter, Reason, StageInfo
-from pipeline.runtime.app import build_app
+from pipeline.runtime.stage_app import build_app
 from pipeline.stages.clean import CleanStage
 from tests.conftest import CEASEFIRE_BODY, CEASEFIRE_TITLE
 
@@ -211,7 +211,7 @@ async def test_dedup_agent_loads_the_index_topic_and_finds_copies_of_earlier_art
 
 def test_dedup_state_drops_its_entries_when_another_process_owns_the_partition(settings):
     from pipeline.metrics import DedupMetrics
-    from pipeline.runtime.app import DedupState
+    from pipeline.runtime.dedup_wiring import DedupState
 
     state = DedupState(settings, DedupMetrics(CollectorRegistry()))
     state.entries["d:a"] = {"n": 0}
@@ -224,7 +224,7 @@ def test_dedup_state_drops_its_entries_when_another_process_owns_the_partition(s
 
 async def test_dedup_state_reads_the_index_topic_only_if_someone_else_wrote_to_it(settings):
     from pipeline.metrics import DedupMetrics
-    from pipeline.runtime.app import DedupState
+    from pipeline.runtime.dedup_wiring import DedupState
 
     state = DedupState(settings, DedupMetrics(CollectorRegistry()))
     reads = []

@@ -1,0 +1,153 @@
+"""The one loop every agent runs: take a batch, process it, deliver its results, acknowledge.
+
+Every agent runs ``BatchLoop``: take a batch without acknowledging it, process it, deliver every
+result to the broker, and only then acknowledge the batch, whose offsets faust commits every
+``commit_interval``. Nothing is acknowledged that is not delivered, so a crash at any point loses
+nothing: the uncommitted messages are delivered again, and their results carry the same
+``event_id``. A failure the loop cannot turn into a dead letter ends the whole stage process (see
+``fail_stop``) rather than leaving faust to restart the agent with its batch unacknowledged,
+which would stall the partition's commits for good; the supervisor starts it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+import faust
+from faust.types import EventT
+
+from pipeline.envelope import Incoming, dead_letter
+from pipeline.events import DeadLetter, Reason, Rejection, Result
+from pipeline.runtime.delivery import Delivery, Undeliverable
+from pipeline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# The exit status of a stage process that stopped itself because it could not go on safely.
+EXIT_FAILED = 70
+
+
+def _incoming(event: EventT) -> Incoming:
+    message = event.message
+    return Incoming(
+        value=message.value,
+        key=message.key,
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        timestamp=message.timestamp,
+    )
+
+
+class StageStopped(RuntimeError):
+    """A stage cannot go on without risking a message: its process must stop and restart."""
+
+
+@dataclass
+class BatchLoop:
+    """The one loop every agent runs: take, process, deliver, then acknowledge.
+
+    ``process`` turns a batch into the results to send (it may leave messages out, as a
+    duplicate check that drops does); ``also`` sends what else must reach the broker before the
+    batch counts as done (the duplicate index's changes); ``after`` sees each delivered batch,
+    for metrics; ``on_fatal`` ends the process when the loop cannot go on (``fail_stop``).
+    """
+
+    app: faust.App
+    name: str
+    settings: Settings
+    process: Callable[[Sequence[Incoming]], Awaitable[list[Result]]]
+    delivery: Delivery
+    articles_to: faust.TopicT
+    after: Callable[[int, Sequence[Result], float], None]
+    also: Callable[[], Awaitable[None]] | None = None
+    on_fatal: Callable[[faust.App, str, BaseException | None], Awaitable[None]] = field(
+        default=lambda app, reason, exc: fail_stop(app, reason, exc)
+    )
+
+    async def run(self, stream: faust.StreamT[Any]) -> None:
+        """The agent's body. Returns only when the app stops; anything else stops the process."""
+        try:
+            # noack_take: offsets advance only after a batch's results are delivered (acked
+            # below), never when a batch is merely taken off the topic, nor when the agent is
+            # cancelled in the middle of one (faust's take() acks its batch even then).
+            async for events in stream.noack_take(
+                self.settings.batch_size, within=self.settings.batch_timeout
+            ):
+                started = time.perf_counter()
+                messages = [_incoming(event) for event in events]
+                delivering = self._deliver(messages, await self.process(messages))
+                if self.also is None:
+                    results = await delivering
+                else:
+                    results, _ = await asyncio.gather(delivering, self.also())
+                for event in events:
+                    await stream.ack(event)
+                self.after(len(events), results, started)
+        except Exception as exc:  # a cancellation (the app stopping) passes through
+            await self.on_fatal(self.app, f"{self.name} agent failed: {exc!r}", exc)
+            return
+        if not (self.app.should_stop or stream.should_stop):
+            await self.on_fatal(
+                self.app, f"{self.name} agent's stream ended while the app runs", None
+            )
+
+    async def _deliver(self, messages: Sequence[Incoming], results: list[Result]) -> list[Result]:
+        """Deliver the results, each refused one replaced by its message's dead letter."""
+        try:
+            await self.delivery.send(results, self.articles_to)
+            return results
+        except Undeliverable as refused:
+            log.warning("%s: the broker refused results for good (%s)", self.name, refused)
+            failures = refused.refused
+        if len(results) == len(messages):  # one result per message, in order: the usual case
+            position = {id(result): n for n, result in enumerate(results)}
+            letters = {
+                position[id(result)]: self._letter(messages[position[id(result)]], exc)
+                for result, exc in failures
+            }
+            await self._send_letters(list(letters.values()))
+            return [letters.get(n, result) for n, result in enumerate(results)]
+        # Some messages gave no result (duplicates dropped): find out whose results were
+        # refused by redoing the batch one message at a time. Results delivered before are sent
+        # again, as after a crash; consumers drop them by event_id.
+        delivered: list[Result] = []
+        for message in messages:
+            own = await self.process([message])
+            try:
+                await self.delivery.send(own, self.articles_to)
+            except Undeliverable as exc:
+                own = [self._letter(message, exc.refused[0][1])]
+                await self._send_letters(own)
+            delivered.extend(own)
+        return delivered
+
+    def _letter(self, message: Incoming, exc: BaseException) -> DeadLetter:
+        rejection = Rejection(Reason.UNDELIVERABLE, f"{type(exc).__name__}: {exc}")
+        return dead_letter(self.name, message, rejection)
+
+    async def _send_letters(self, letters: Sequence[Result]) -> None:
+        try:
+            await self.delivery.send(letters, self.articles_to)
+        except Undeliverable as lost:
+            raise StageStopped(f"a dead letter was refused too: {lost}") from lost
+
+
+async def fail_stop(app: faust.App, reason: str, exc: BaseException | None) -> NoReturn:
+    """Stop this stage process at once, with what is delivered committed and nothing else.
+
+    Everything acknowledged has been delivered, so committing it first is safe and spares the
+    next process some duplicates; the rest is delivered again after the supervisor's restart.
+    """
+    log.critical("stopping this stage process to restart it: %s", reason, exc_info=exc is not None)
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(app.consumer.commit(), timeout=5.0)
+    logging.shutdown()
+    os._exit(EXIT_FAILED)

@@ -1,0 +1,128 @@
+"""Faust wiring: one faust app (one consumer group) per stage, with one thin agent.
+
+Each stage is its own consumer group (`<prefix>-<stage>`), so workers running different sets of
+stages never share an assignment, and the partitions of one stage's input topic are split among
+exactly the workers that run that stage. The clean stage's app has a second agent, the duplicate
+check (``pipeline.runtime.dedup_wiring``). Every agent runs ``BatchLoop``
+(``pipeline.runtime.batch_loop``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+from faust.types import TP
+from prometheus_client import CollectorRegistry
+
+from pipeline.events import Result
+from pipeline.metrics import StageMetrics
+from pipeline.observability import observe_stage
+from pipeline.runtime.batch_loop import BatchLoop
+from pipeline.runtime.dedup_wiring import DedupWiring, wire_dedup
+from pipeline.runtime.delivery import Delivery
+from pipeline.runtime.faust_app import faust_app
+from pipeline.runtime.runner import BatchProcessor, LocalStage, StageRunner
+from pipeline.runtime.sandbox import IsolatedStage
+from pipeline.settings import Settings
+from pipeline.stages import Stage, input_topic, output_topic
+from pipeline.stages.dedup import DedupStage
+
+
+@dataclass(frozen=True, slots=True)
+class StageApp:
+    app: faust.App
+    agent: faust.types.AgentT
+    runner: StageRunner
+    metrics: StageMetrics
+    sink: faust.TopicT  # where the stage agent sends articles (the dedup topic for clean)
+    dead_letters: faust.TopicT
+    delivery: Delivery
+    loop: BatchLoop
+    dedup: DedupWiring | None = None
+
+
+def build_app(
+    settings: Settings,
+    stage: Stage | BatchProcessor,
+    registry: CollectorRegistry | None = None,
+) -> StageApp:
+    """The faust app of one stage: its consumer group, topics and agent.
+
+    ``stage`` is the stage's code behind an ``IsolatedStage`` in a worker, or a stage object,
+    run in this process, in tests.
+    """
+    processor: BatchProcessor = (
+        stage if isinstance(stage, IsolatedStage | LocalStage) else LocalStage(stage)
+    )
+    registry = registry or CollectorRegistry()
+    datadir = settings.data_dir / processor.name
+    datadir.mkdir(parents=True, exist_ok=True)
+    metrics = StageMetrics(processor.name, registry)
+    runner = StageRunner(processor, metrics, settings.article_timeout)
+    app = faust_app(settings, settings.group_id(processor.name), str(datadir))
+    app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(registry, "faust"))
+
+    def topic(name: str, partitions: int = settings.partitions) -> faust.TopicT:
+        return app.topic(
+            name,
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=partitions,
+        )
+
+    source = topic(input_topic(settings, processor.name))
+    sink = topic(output_topic(settings, processor.name))
+    dead_letters = topic(settings.topic_dlq)
+    delivery = Delivery(dead_letters, settings)
+    observer = observe_stage(app, processor, source, metrics, registry)  # type: ignore[arg-type]
+
+    dedup = None
+    if processor.name == "clean":
+        dedup_source = topic(settings.topic_dedup, partitions=1)
+        index_topic = topic(settings.topic_dedup_index, partitions=1)
+        dedup = wire_dedup(
+            app, settings, registry, metrics, delivery, dedup_source, sink, index_topic
+        )
+        sink = dedup_source  # the clean agent feeds the duplicate check
+
+    def after(batch_size: int, results: Sequence[Result], started: float) -> None:
+        runner.record(batch_size, results, started)
+        observer.observe(results)
+
+    loop = BatchLoop(app, processor.name, settings, runner.process, delivery, sink, after)
+
+    @app.agent(source, name=f"{processor.name}-agent", concurrency=1)
+    async def stage_agent(stream: faust.StreamT[Any]) -> None:
+        await loop.run(stream)
+
+    counted = {processor.name: source.get_topic_name()}
+    if dedup is not None:
+        counted[DedupStage.name] = dedup.source.get_topic_name()
+
+    @app.on_partitions_assigned.connect
+    async def count_partitions(_: faust.App, assigned: set[TP], **__: Any) -> None:
+        for name, topic_name in counted.items():
+            mine = sum(1 for tp in assigned if tp.topic == topic_name)
+            metrics.assigned_partitions.labels(name).set(mine)
+
+    @app.on_rebalance_complete.connect
+    async def mark_ready(*_: Any, **__: Any) -> None:
+        metrics.ready.labels(processor.name).set(1)
+
+    return StageApp(
+        app=app,
+        agent=stage_agent,
+        runner=runner,
+        metrics=metrics,
+        sink=sink,
+        dead_letters=dead_letters,
+        delivery=delivery,
+        loop=loop,
+        dedup=dedup,
+    )
