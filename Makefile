@@ -9,7 +9,8 @@ CORPUS ?=
 	kafka-up kafka-down test-kafka soak-kafka bench-compression \
 	bench-latency bench-profile bench-enrich-memory bench-validation \
 	bench-extraction bench-language bench-dedup bench-clean-speed \
-	bench-ner-conll bench-ner-salience bench-ner-speed bench-ner-memory bench-topics
+	bench-ner-conll bench-ner-salience bench-ner-speed bench-ner-memory bench-topics \
+	bench-topics-cross
 
 $(STAMP): requirements.lock pyproject.toml examples/wirestream-sentiment/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -107,6 +108,9 @@ bench-ner-memory: $(STAMP)
 	$(BIN)/python bench/ner_memory.py
 bench-topics: $(STAMP)
 	$(BIN)/python bench/topics_bench.py
+# Train on each source, test on the others (four fits: several minutes on 2 cores).
+bench-topics-cross: $(STAMP)
+	$(BIN)/python bench/topics_cross_source.py
 bench-latency: $(STAMP)
 	$(BIN)/python bench/latency.py
 bench-hostile: $(STAMP)
@@ -123,7 +127,7 @@ bench-validation: $(STAMP)
 
 bench-all: bench bench-latency bench-profile bench-extraction bench-language bench-dedup \
 	bench-clean-speed bench-ner-conll bench-ner-salience bench-ner-speed bench-topics \
-	bench-ner-memory bench-enrich-memory bench-validation bench-compression
+	bench-ner-memory bench-enrich-memory bench-validation bench-compression bench-topics-cross
 
 # Re-pin every dependency (runtime and test) from pyproject.toml into requirements.lock.
 lock:
