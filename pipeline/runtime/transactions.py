@@ -37,9 +37,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 from faust.types import TP
 
 from pipeline.envelope import Incoming
-from pipeline.events import Result
 from pipeline.kafka import client_options, producer_options
 from pipeline.runtime.delivery import Delivery
+from pipeline.runtime.encoded import Encoded
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 ABORT_TIMEOUT = 5.0
 
 # The batch loop's delivery of a batch (results, dead letters, ``also``) through a delivery.
-Deliver = Callable[[Delivery, Sequence[Incoming], list[Result]], Awaitable[list[Result]]]
+Deliver = Callable[[Delivery, Sequence[Incoming], list[Encoded]], Awaitable[list[Encoded]]]
 
 
 class TransactionFailed(RuntimeError):
@@ -64,10 +64,16 @@ class TransactionalDelivery(Delivery):
         self.producer = producer
 
     async def produce(
-        self, target: faust.TopicT, key: bytes | None, value: bytes | None
+        self,
+        target: faust.TopicT,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, bytes]] | None = None,
     ) -> asyncio.Future:
         # No partition: aiokafka's default partitioner, as for faust's sends.
-        return await self.producer.send(target.get_topic_name(), key=key, value=value)
+        return await self.producer.send(
+            target.get_topic_name(), key=key, value=value, headers=headers
+        )
 
 
 class Transactions:
@@ -115,8 +121,8 @@ class Transactions:
             await (await starting).stop()
 
     async def commit(
-        self, messages: Sequence[Incoming], results: list[Result], deliver: Deliver
-    ) -> list[Result]:
+        self, messages: Sequence[Incoming], results: list[Encoded], deliver: Deliver
+    ) -> list[Encoded]:
         """Deliver the batch and commit its offsets, one transaction per input partition; the
         results as delivered. Raises ``TransactionFailed`` if a transaction did not commit."""
         parts = _by_partition(messages, results)
@@ -126,8 +132,8 @@ class Transactions:
         return [result for part in delivered for result in part]
 
     async def _commit_partition(
-        self, partition: int, messages: list[Incoming], results: list[Result], deliver: Deliver
-    ) -> list[Result]:
+        self, partition: int, messages: list[Incoming], results: list[Encoded], deliver: Deliver
+    ) -> list[Encoded]:
         starting = self._producers.get(partition)
         if starting is None:
             raise TransactionFailed(f"a batch holds {self.topic}[{partition}], not assigned here")
@@ -181,11 +187,11 @@ def transactions_for(
 
 
 def _by_partition(
-    messages: Sequence[Incoming], results: list[Result]
-) -> dict[int, tuple[list[Incoming], list[Result]]]:
+    messages: Sequence[Incoming], results: list[Encoded]
+) -> dict[int, tuple[list[Incoming], list[Encoded]]]:
     """The batch's messages and results by input partition. Stages give one result per message,
     in order; only the duplicate check, whose input has one partition, may give fewer."""
-    parts: dict[int, tuple[list[Incoming], list[Result]]] = {}
+    parts: dict[int, tuple[list[Incoming], list[Encoded]]] = {}
     if len(results) == len(messages):
         for message, result in zip(messages, results, strict=True):
             mine, theirs = parts.setdefault(message.partition, ([], []))

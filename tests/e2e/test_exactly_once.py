@@ -29,6 +29,7 @@ from pipeline.kafka import (
     ensure_topics,
 )
 from pipeline.producer import read_topics
+from pipeline.runtime.encoded import encode_result
 from pipeline.runtime.faust_app import faust_app
 from pipeline.runtime.supervisor import Supervisor
 from pipeline.runtime.transactions import TransactionFailed, Transactions
@@ -175,7 +176,10 @@ def _letters(settings: Settings, partition: int, offsets: range) -> tuple[list, 
         for n in offsets
     ]  # fmt: skip
     rejection = Rejection(Reason.EMPTY_BODY, "a test batch")
-    return messages, [dead_letter("clean", message, rejection) for message in messages]
+    letters = [dead_letter("clean", message, rejection) for message in messages]
+    return messages, [
+        encode_result("clean", letter, settings.max_message_bytes) for letter in letters
+    ]
 
 
 async def _deliver(delivery, messages, results):
@@ -210,7 +214,7 @@ async def test_each_input_partition_commits_its_results_and_next_offset_together
         delivered = await transactions.commit(messages, letters, _deliver)
     finally:
         await transactions._on_assigned(None, set())  # stops the producers
-    assert sorted(letter.key for letter in delivered) == sorted(m.key.decode() for m in messages)
+    assert sorted(letter.key for letter in delivered) == sorted(m.key for m in messages)
     group = settings.group_id("clean")
     assert await _committed(settings, group, TopicPartition(settings.topic_raw, 0)) == 3
     assert await _committed(settings, group, TopicPartition(settings.topic_raw, 1)) == 7
