@@ -27,6 +27,7 @@ from pipeline.settings import (
     METRICS,
     NER,
     REDACTED,
+    STAGES,
     TOPICS,
     Settings,
     SettingsError,
@@ -52,7 +53,8 @@ DEMO = tuple(name for name in WORKER if name != "start_from")  # its topics star
 PRODUCE = (*KAFKA, *_in(TOPICS))
 TAIL = (*KAFKA, "topic_enriched", "start_from")
 REPLAY = PRODUCE
-RESET = (*KAFKA, "app_prefix", "topic_raw", "topic_clean", "topic_entities")
+RESET = (*KAFKA, "app_prefix", "topic_raw", "topic_clean", "topic_entities", "topic_enriched",
+         "plugins", "sinks")  # fmt: skip
 ENRICH = ("batch_size", "max_body_bytes", "validate_output", *_in(NER, CLASSIFICATION), "log_level")
 TOP = _in(METRICS)
 
@@ -537,8 +539,8 @@ _DATE = click.DateTime(formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"])
     "--stage",
     "stages",
     multiple=True,
-    type=click.Choice(["clean", "ner", "classify"]),
-    help="Only dead letters of this stage (repeat for several).",
+    metavar="STAGE",
+    help="Only dead letters of this stage, built-in or plugin (repeat for several).",
 )
 @click.option(
     "--reason", "reasons", multiple=True, help="Only dead letters with this reason code (repeat)."
@@ -604,8 +606,9 @@ def replay(
     "-s",
     "--stage",
     required=True,
-    type=click.Choice(["clean", "ner", "classify"]),
-    help="The stage whose consumer group moves (on its input topic).",
+    metavar="STAGE",
+    help="The stage whose consumer group moves (on its input topic): clean, ner, classify, or "
+    "a plugin or sink named by --plugins or --sinks.",
 )
 @click.option(
     "--to",
@@ -631,6 +634,11 @@ def reset_offsets(stage: str, to: str, dry_run: bool, **values: Any) -> None:
 
     settings = load_settings(values)
     _setup_logging(settings)
+    known = (*STAGES, *settings.plugins, *settings.sinks)
+    if stage not in known:
+        raise click.BadParameter(
+            f"{stage!r} is not one of {', '.join(known)}", param_hint="'--stage'"
+        )
     try:
         position = parse_start_position(to, "--to")
     except SettingsError as exc:

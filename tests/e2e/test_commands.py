@@ -30,7 +30,9 @@ def test_produce_streams_a_file_and_tail_reads_it_back(e2e_settings, tmp_path):
         b"".join(codec.dumps_line({"id": f"a{n}", "body": f"Story {n}."}) for n in range(3))
         + b"not json\n"
     )
-    pushed = wirestream(e2e_settings, "produce", str(feed), *topic)
+    # The embedded broker lacks idempotent writes; the settings under test say whether to ask.
+    idempotence = ["--idempotence", str(e2e_settings.idempotence).lower()]
+    pushed = wirestream(e2e_settings, "produce", str(feed), *topic, *idempotence)
     assert pushed.returncode == 1, pushed.stderr  # one line could not be read
     assert f"skipped {feed}:4: not JSON" in pushed.stderr
     assert f"pushed 3 articles to {e2e_settings.topic_raw}" in pushed.stderr
