@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import contextlib
 import statistics
-import struct
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -54,13 +53,7 @@ async def worker(settings: Settings, log: Path) -> AsyncIterator[Supervisor]:
         await supervisor.start()
         watcher = asyncio.create_task(supervisor.supervise())
         try:
-            while True:
-                try:
-                    await supervisor.wait_ready(300)
-                    break
-                # A stage's metrics file read at the moment its process creates it (empty).
-                except struct.error:
-                    await asyncio.sleep(0.5)
+            await supervisor.wait_ready(300)
             yield supervisor
         finally:
             await supervisor.stop()
