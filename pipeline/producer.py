@@ -42,13 +42,18 @@ async def produce(settings: Settings, articles: Iterable[dict[str, Any]]) -> lis
 
 
 async def produce_raw(
-    settings: Settings, values: Sequence[tuple[bytes | None, bytes | None]]
+    settings: Settings,
+    values: Sequence[tuple[bytes | None, bytes | None]],
+    headers: Sequence[tuple[str, bytes]] = (),
 ) -> None:
-    """Send (key, value) byte pairs as they are: for tests and for replays."""
+    """Send (key, value) byte pairs as they are, each with ``headers``: for tests and replays."""
     producer = AIOKafkaProducer(**producer_options(settings))
     try:
         await producer.start()  # in the try: a failed start still closes the client
-        pending = [await producer.send(settings.topic_raw, value, key=key) for key, value in values]
+        pending = [
+            await producer.send(settings.topic_raw, value, key=key, headers=list(headers) or None)
+            for key, value in values
+        ]
         await asyncio.gather(*pending)
     finally:
         await producer.stop()
@@ -62,6 +67,7 @@ class Record:
     key: bytes | None
     value: bytes | None
     timestamp_ms: int
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 async def topic_partitions(
@@ -135,7 +141,10 @@ async def read_topics(
                     return
             for tp, messages in batches.items():
                 for m in messages:
-                    yield Record(tp.topic, tp.partition, m.offset, m.key, m.value, m.timestamp)
+                    yield Record(
+                        tp.topic, tp.partition, m.offset, m.key, m.value, m.timestamp,
+                        tuple(m.headers or ()),
+                    )  # fmt: skip
     finally:
         await consumer.stop()
 

@@ -30,7 +30,7 @@ from faust.types import EventT
 from pipeline.envelope import Incoming, dead_letter
 from pipeline.events import Reason, Rejection
 from pipeline.runtime.delivery import Delivery, Undeliverable
-from pipeline.runtime.encoded import Encoded, encode_result
+from pipeline.runtime.encoded import Encoded, carried_headers, encode_result
 from pipeline.runtime.transactions import Transactions
 from pipeline.settings import Settings
 
@@ -220,7 +220,8 @@ class BatchLoop:
     def _letter(self, message: Incoming, exc: BaseException) -> Encoded:
         rejection = Rejection(Reason.UNDELIVERABLE, f"{type(exc).__name__}: {exc}")
         letter = dead_letter(self.name, message, rejection)
-        return encode_result(self.name, letter, self.settings.max_message_bytes)
+        max_bytes = self.settings.max_message_bytes
+        return encode_result(self.name, letter, max_bytes, carried_headers(message))
 
     async def _send_letters(self, delivery: Delivery, letters: Sequence[Encoded]) -> None:
         try:

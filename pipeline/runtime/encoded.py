@@ -16,11 +16,14 @@ from pipeline import codec
 from pipeline.envelope import Incoming, dead_letter, parse_timestamp, whole_or_each
 from pipeline.events import Article, DeadLetter, Reason, Rejection, Result
 from pipeline.stages import Stage
+from pipeline.stages.dedup import FINGERPRINT_HEADER
 
 # Room for the record's own framing (offsets, lengths, timestamp) in the broker's size limit.
 RECORD_OVERHEAD = 512
 MAX_ERROR_CHARS = 2000
 NONE = "none"
+# Headers between two stages only, never passed on (clean's fingerprint for the dedup check).
+HOP_ONLY_HEADERS = frozenset({FINGERPRINT_HEADER})
 DUPLICATE = "duplicate"
 
 
@@ -94,6 +97,16 @@ def content_labels(stage: str, article: Article) -> tuple[str, ...]:
     return ()
 
 
+def carried_headers(
+    message: Incoming, own: tuple[tuple[str, bytes], ...] = ()
+) -> tuple[tuple[str, bytes], ...]:
+    """The headers a result of ``message`` is sent with: the message's own (trace context such
+    as W3C `traceparent`, a tenant, `wirestream-replayed-from`), less the ones meant for one hop
+    only, with the stage's ``own`` headers in place of any of the same name."""
+    replaced = {name for name, _ in own} | HOP_ONLY_HEADERS
+    return tuple((n, v) for n, v in message.headers if n not in replaced) + own
+
+
 def encode_result(
     stage: str,
     result: Result,
@@ -105,9 +118,9 @@ def encode_result(
     if isinstance(result, DeadLetter):
         key_text = result.article_id or result.key
         key = key_text.encode() if key_text else None
-        room = max_bytes - len(key or b"") - RECORD_OVERHEAD
+        room = max_bytes - len(key or b"") - _size(headers) - RECORD_OVERHEAD
         value = codec.dumps(fit_dead_letter(result, room))
-        return Encoded(key, value, Summary(dead_letter=result.reason))
+        return Encoded(key, value, Summary(dead_letter=result.reason), headers)
     latency = None
     if result.enriched_at is not None:
         elapsed = parse_timestamp(result.enriched_at) - parse_timestamp(result.received_at)
@@ -137,16 +150,23 @@ def process_encoded(
     # What a stage sends along with an article for the next hop (clean: the fingerprint).
     headers_for = getattr(stage, "result_headers", None)
 
-    def encode(result: Result) -> Encoded:
-        headers = headers_for(result) if headers_for and isinstance(result, Article) else ()
-        return encode_result(stage.name, result, max_bytes, headers)
+    def encode(message: Incoming, result: Result) -> Encoded:
+        own = headers_for(result) if headers_for and isinstance(result, Article) else ()
+        return encode_result(stage.name, result, max_bytes, carried_headers(message, own))
 
     def run(messages: Sequence[Incoming]) -> list[Encoded]:
         results = stage.process(messages)
-        return [encode(r) for r in (check(messages, results) if check else results)]
+        checked = check(messages, results) if check else results
+        # One result per message, in order (the stage contract): each carries its headers.
+        return [encode(m, r) for m, r in zip(messages, checked, strict=True)]
 
     def letter(message: Incoming, exc: Exception) -> Encoded:
         rejection = Rejection(Reason.STAGE_ERROR, repr(exc))
-        return encode_result(stage.name, dead_letter(stage.name, message, rejection), max_bytes)
+        letter = dead_letter(stage.name, message, rejection)
+        return encode_result(stage.name, letter, max_bytes, carried_headers(message))
 
     return whole_or_each(f"{stage.name} stage", batch, run, letter)
+
+
+def _size(headers: tuple[tuple[str, bytes], ...]) -> int:
+    return sum(len(name) + len(value) for name, value in headers)

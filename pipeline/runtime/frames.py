@@ -1,8 +1,9 @@
 """The binary frames between a stage process and its code process.
 
 Every frame is a 4-byte big-endian length and a body. A batch body is the messages' count, then
-per message its partition, offset and timestamp (fixed width; -1 or NaN for none) and its topic,
-key and value as length-prefixed blobs (length 0xFFFFFFFF for None). A results body is the
+per message its partition, offset and timestamp (fixed width; -1 or NaN for none), its topic,
+key and value as length-prefixed blobs (length 0xFFFFFFFF for None) and its headers (a count,
+then each name and value as blobs). A results body is the
 count, then per result its key, value and headers as blobs and its summary as a small JSON
 array. Payloads travel as they are: no base64, no JSON around them, no decoding on the way back.
 """
@@ -35,6 +36,13 @@ def _blob(parts: list[bytes], data: bytes | None) -> None:
         parts.append(data)
 
 
+def _headers(parts: list[bytes], headers: Sequence[tuple[str, bytes]]) -> None:
+    parts.append(_COUNT.pack(len(headers)))
+    for name, value in headers:
+        _blob(parts, name.encode())
+        _blob(parts, value)
+
+
 class _Reader:
     def __init__(self, body: bytes) -> None:
         self.view = memoryview(body)
@@ -55,6 +63,10 @@ class _Reader:
         self.at += size
         return data
 
+    def headers(self) -> tuple[tuple[str, bytes], ...]:
+        (count,) = self.unpack(_COUNT)
+        return tuple(((self.blob() or b"").decode(), self.blob() or b"") for _ in range(count))
+
 
 def encode_batch(batch: Sequence[Incoming]) -> bytes:
     parts = [_COUNT.pack(len(batch))]
@@ -69,6 +81,7 @@ def encode_batch(batch: Sequence[Incoming]) -> bytes:
         _blob(parts, None if m.topic is None else m.topic.encode())
         _blob(parts, m.key)
         _blob(parts, m.value)
+        _headers(parts, m.headers)
     return b"".join(parts)
 
 
@@ -81,6 +94,7 @@ def decode_batch(body: bytes) -> list[Incoming]:
         topic = reader.blob()
         key = reader.blob()
         value = reader.blob()
+        headers = reader.headers()
         batch.append(
             Incoming(
                 value=value,
@@ -89,6 +103,7 @@ def decode_batch(body: bytes) -> list[Incoming]:
                 partition=None if partition < 0 else partition,
                 offset=None if offset < 0 else offset,
                 timestamp=None if math.isnan(timestamp) else timestamp,
+                headers=headers,
             )
         )
     return batch
@@ -101,10 +116,7 @@ def encode_results(results: Sequence[Encoded]) -> bytes:
         _blob(parts, r.value)
         s = r.summary
         _blob(parts, codec.dumps([s.dead_letter, s.seconds, s.latency, s.content]))
-        parts.append(_COUNT.pack(len(r.headers)))
-        for name, value in r.headers:
-            _blob(parts, name.encode())
-            _blob(parts, value)
+        _headers(parts, r.headers)
     return b"".join(parts)
 
 
@@ -116,10 +128,7 @@ def decode_results(body: bytes) -> list[Encoded]:
         key = reader.blob()
         value = reader.blob() or b""
         dead_letter, seconds, latency, content = codec.loads(reader.blob() or b"null")
-        (header_count,) = reader.unpack(_COUNT)
-        headers = tuple(
-            ((reader.blob() or b"").decode(), reader.blob() or b"") for _ in range(header_count)
-        )
+        headers = reader.headers()
         summary = Summary(dead_letter, seconds, latency, tuple(content))
         results.append(Encoded(key, value, summary, headers))
     return results

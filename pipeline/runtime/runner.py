@@ -14,7 +14,7 @@ from typing import Protocol
 from pipeline.envelope import Incoming, dead_letter, whole_or_each_async
 from pipeline.events import StageInfo
 from pipeline.metrics import StageMetrics
-from pipeline.runtime.encoded import Encoded, encode_result, process_encoded
+from pipeline.runtime.encoded import Encoded, carried_headers, encode_result, process_encoded
 from pipeline.runtime.sandbox import StageFailure
 from pipeline.stages import Stage
 
@@ -92,9 +92,8 @@ class StageRunner:
         def letter(message: Incoming, failure: Exception) -> Encoded:
             assert isinstance(failure, StageFailure)
             name = self.stage.name
-            return encode_result(
-                name, dead_letter(name, message, failure.rejection), self.max_bytes
-            )
+            letter = dead_letter(name, message, failure.rejection)
+            return encode_result(name, letter, self.max_bytes, carried_headers(message))
 
         return await whole_or_each_async(
             f"{self.stage.name} stage", batch, run, letter, errors=(StageFailure,)

@@ -91,3 +91,30 @@ def test_only_the_clean_stage_sends_a_fingerprint(stage):
     else:
         (encoded,) = process_encoded(MisbehavingStage(), [Incoming(value=b"x")], 1 << 20)
         assert encoded.headers == ()
+
+
+TRACE = ("traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+
+
+def test_results_and_dead_letters_carry_their_message_headers():
+    from pipeline.stages.clean import CleanStage
+    from pipeline.stages.dedup import FINGERPRINT_HEADER
+
+    headers = (TRACE, ("x-tenant", b"desk-7"), ("wirestream-replayed-from", b"clean"))
+    raw = codec.dumps({"id": "a1", "title": "T", "body": "Some words of a story. " * 20})
+    good = Incoming(value=raw, headers=(*headers, (FINGERPRINT_HEADER, b"stale")))
+    bad = Incoming(value=b"{not json", key=b"b1", offset=1, headers=headers)
+    article, letter = process_encoded(
+        CleanStage(1 << 20, detect_language=False), [good, bad], 1 << 20
+    )
+    # The message's headers, less the one-hop fingerprint, which the stage sets anew.
+    assert article.headers[:3] == headers
+    assert [name for name, _ in article.headers[3:]] == [FINGERPRINT_HEADER]
+    assert dict(article.headers)[FINGERPRINT_HEADER] != b"stale"
+    assert letter.is_dead_letter and letter.headers == headers
+
+
+def test_a_dead_letter_of_a_failing_message_keeps_its_headers():
+    batch = [Incoming(value=b"deep", key=b"m1", offset=1, headers=(TRACE,))]
+    (letter,) = process_encoded(MisbehavingStage(), batch, 1 << 20)
+    assert letter.summary.dead_letter == Reason.STAGE_ERROR and letter.headers == (TRACE,)

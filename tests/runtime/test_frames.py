@@ -17,6 +17,7 @@ def message(value: bytes | None, offset: int = 0, key: bytes | None = None) -> I
 def test_messages_cross_to_the_child_byte_for_byte():
     batch = [message(bytes(range(256)), 0, key=b"\xff\x00"), message(None, 1), message(b"", 2)]
     batch.append(Incoming(value=b"no place"))
+    batch.append(Incoming(value=b"traced", headers=(("traceparent", b"00-ab-cd-01"), ("t", b""))))
     assert decode_batch(encode_batch(batch)) == batch
 
 
