@@ -7,14 +7,17 @@ CORPUS ?=
 
 .PHONY: demo test lint format bench bench-all lock clean deploy-files soak audit bench-hostile \
 	kafka-up kafka-down test-kafka soak-kafka bench-compression \
-	bench-latency bench-enrich-memory bench-validation \
+	bench-latency bench-profile bench-enrich-memory bench-validation bench-exactly-once \
 	bench-extraction bench-language bench-dedup bench-clean-speed \
-	bench-ner-conll bench-ner-salience bench-ner-speed bench-ner-memory bench-topics
+	bench-ner-conll bench-ner-salience bench-ner-speed bench-ner-memory bench-topics \
+	bench-topics-cross
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock pyproject.toml examples/wirestream-sentiment/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps \
+		-e examples/wirestream-sentiment
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -24,12 +27,12 @@ test: $(STAMP) lint
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check pipeline tests bench deploy tools
-	$(BIN)/ruff format --check pipeline tests bench deploy tools
+	$(BIN)/ruff check pipeline tests bench deploy tools examples
+	$(BIN)/ruff format --check pipeline tests bench deploy tools examples
 
 format: $(STAMP)
-	$(BIN)/ruff format pipeline tests bench deploy tools
-	$(BIN)/ruff check --fix pipeline tests bench deploy tools
+	$(BIN)/ruff format pipeline tests bench deploy tools examples
+	$(BIN)/ruff check --fix pipeline tests bench deploy tools examples
 
 # The reliability scenarios at full size: 2,000 articles per kill, a 30 s broker freeze, the
 # hostile corpus at full size; each prints its figures.
@@ -52,7 +55,7 @@ kafka-down: $(STAMP)
 KAFKA_SUITES := tests/e2e/test_pipeline.py tests/e2e/test_dedup.py tests/e2e/test_replay.py \
 	tests/e2e/test_health.py tests/e2e/test_topic_checks.py tests/e2e/test_reliability.py \
 	tests/e2e/test_other_clients.py tests/e2e/test_cluster_failures.py \
-	tests/e2e/test_network_partition.py tests/test_cluster.py
+	tests/e2e/test_network_partition.py tests/e2e/test_exactly_once.py tests/test_cluster.py
 KAFKA_LATER := not supervisor_then and not sigterm_stops and not with_duplicates_dropped
 test-kafka: $(STAMP)
 	$(BIN)/pytest -p no:cacheprovider --broker kafka --durations=8 -k "$(KAFKA_LATER)" \
@@ -81,6 +84,16 @@ deploy-files: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/throughput.py $(CORPUS)
 
+# Throughput in exactly-once against at-least-once on Apache Kafka (the cluster `make kafka-up`
+# started, else one started for the run): medians of the rounds and their ratio.
+bench-exactly-once: $(STAMP)
+	$(BIN)/python bench/exactly_once.py $(CORPUS)
+
+# CPU ms per article by process (broker, each stage process and its code process, the dedup
+# agent) and bytes per article on each topic, for one full worker on the embedded broker.
+bench-profile: $(STAMP)
+	$(BIN)/python bench/cost_profile.py $(CORPUS)
+
 # One target per reported figure; each prints its figures and the machine.
 bench-extraction: $(STAMP)
 	$(BIN)/python bench/extraction_quality.py
@@ -100,6 +113,9 @@ bench-ner-memory: $(STAMP)
 	$(BIN)/python bench/ner_memory.py
 bench-topics: $(STAMP)
 	$(BIN)/python bench/topics_bench.py
+# Train on each source, test on the others (four fits: several minutes on 2 cores).
+bench-topics-cross: $(STAMP)
+	$(BIN)/python bench/topics_cross_source.py
 bench-latency: $(STAMP)
 	$(BIN)/python bench/latency.py
 bench-hostile: $(STAMP)
@@ -114,9 +130,9 @@ bench-enrich-memory: $(STAMP)
 bench-validation: $(STAMP)
 	$(BIN)/python bench/validation.py
 
-bench-all: bench bench-latency bench-extraction bench-language bench-dedup bench-clean-speed \
-	bench-ner-conll bench-ner-salience bench-ner-speed bench-topics bench-ner-memory \
-	bench-enrich-memory bench-validation
+bench-all: bench bench-latency bench-profile bench-extraction bench-language bench-dedup \
+	bench-clean-speed bench-ner-conll bench-ner-salience bench-ner-speed bench-topics \
+	bench-ner-memory bench-enrich-memory bench-validation bench-compression bench-topics-cross
 
 # Re-pin every dependency (runtime and test) from pyproject.toml into requirements.lock.
 lock:

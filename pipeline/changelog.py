@@ -70,7 +70,11 @@ def encode_change(key: str, value: Any) -> tuple[bytes, bytes | None]:
 
 async def end_offset(settings: Settings, topic: str) -> int:
     """The offset the next message written to the topic's one partition will get."""
-    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        **client_options(settings),
+        enable_auto_commit=False,
+        isolation_level=settings.isolation_level,
+    )
     await consumer.start()
     try:
         partition = TopicPartition(topic, 0)
@@ -84,7 +88,10 @@ async def read_changelog(settings: Settings, topic: str) -> tuple[dict[str, Any]
     deletes), and the offset after the last message read."""
     # From the beginning by the reset policy, not a seek that the consumer's own reset may race.
     consumer = AIOKafkaConsumer(
-        **client_options(settings), enable_auto_commit=False, auto_offset_reset="earliest"
+        **client_options(settings),
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level=settings.isolation_level,  # never an aborted transaction's changes
     )
     await consumer.start()
     data: dict[str, Any] = {}

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from pipeline import codec
 from pipeline.events import Article, DeadLetter, Reason, Rejection
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +28,7 @@ class Incoming:
     partition: int | None = None
     offset: int | None = None
     timestamp: float | None = None  # seconds since the epoch, from the broker
+    headers: tuple[tuple[str, bytes], ...] = ()
 
     def received_at(self) -> str:
         moment = self.timestamp if self.timestamp is not None else utc_now().timestamp()
@@ -90,6 +97,56 @@ def process_each(
     return results
 
 
+def whole_or_each(
+    what: str,
+    batch: Sequence[T],
+    run: Callable[[Sequence[T]], list[R]],
+    letter: Callable[[T, Exception], R],
+    errors: tuple[type[Exception], ...] = (Exception,),
+) -> list[R]:
+    """The one rule for a batch that fails: run it whole; should that raise, run each item
+    alone, and an item that raises alone becomes its dead letter, so that one bad article
+    never costs the others. ``run`` gives one result per item, in order."""
+    try:
+        return run(batch)
+    except errors as exc:
+        if len(batch) == 1:
+            return [letter(batch[0], exc)]
+        log.warning("%s: a batch of %d failed (%r); redoing it one by one", what, len(batch), exc)
+    results: list[R] = []
+    for item in batch:
+        try:
+            results.extend(run([item]))
+        except errors as exc:
+            log.warning("%s: an item failed alone and is dead-lettered: %r", what, exc)
+            results.append(letter(item, exc))
+    return results
+
+
+async def whole_or_each_async(
+    what: str,
+    batch: Sequence[T],
+    run: Callable[[Sequence[T]], Awaitable[list[R]]],
+    letter: Callable[[T, Exception], R],
+    errors: tuple[type[Exception], ...] = (Exception,),
+) -> list[R]:
+    """``whole_or_each`` for a ``run`` that is awaited."""
+    try:
+        return await run(batch)
+    except errors as exc:
+        if len(batch) == 1:
+            return [letter(batch[0], exc)]
+        log.warning("%s: a batch of %d failed (%r); redoing it one by one", what, len(batch), exc)
+    results: list[R] = []
+    for item in batch:
+        try:
+            results.extend(await run([item]))
+        except errors as exc:
+            log.warning("%s: an item failed alone and is dead-lettered: %r", what, exc)
+            results.append(letter(item, exc))
+    return results
+
+
 def decode_article(message: Incoming) -> Article | Rejection:
     """Decode an article written by an earlier stage.
 
@@ -105,4 +162,11 @@ def decode_article(message: Incoming) -> Article | Rejection:
         return Rejection(Reason.INVALID_EVENT, f"not an article event: {exc!r}")
     if not article.text:  # its type is checked by ``Article.from_dict``
         return Rejection(Reason.INVALID_EVENT, "article event without text")
+    try:
+        parse_timestamp(article.received_at)  # latencies are measured from it
+    except ValueError:
+        return Rejection(
+            Reason.INVALID_EVENT,
+            f"received_at is not an ISO 8601 time: {article.received_at[:40]!r}",
+        )
     return article

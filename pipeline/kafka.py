@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 from typing import Any
 
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import (
@@ -54,6 +56,22 @@ def ssl_context(settings: Settings) -> ssl.SSLContext | None:
     )
 
 
+class _RedactSaslAuthentication(logging.Filter):
+    """aiokafka logs each request at DEBUG, SASL/PLAIN's bytes with the password among them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "sasl_auth_bytes" in record.getMessage():
+            record.msg, record.args = "SASL authentication request (bytes withheld)", ()
+        return True
+
+
+_SASL_LOG_FILTER = _RedactSaslAuthentication()
+
+
+def _withhold_sasl_bytes_from_logs() -> None:
+    logging.getLogger("aiokafka.conn").addFilter(_SASL_LOG_FILTER)  # once: filters are a set
+
+
 def security_options(settings: Settings) -> dict[str, Any]:
     """Security keyword arguments of aiokafka's clients (producer, consumer, admin)."""
     options: dict[str, Any] = {"security_protocol": settings.security_protocol}
@@ -61,6 +79,7 @@ def security_options(settings: Settings) -> dict[str, Any]:
     if context is not None:
         options["ssl_context"] = context
     if settings.uses_sasl:
+        _withhold_sasl_bytes_from_logs()
         options.update(
             sasl_mechanism=settings.sasl_mechanism,
             sasl_plain_username=settings.sasl_username,
@@ -74,6 +93,7 @@ def faust_credentials(settings: Settings) -> CredentialsT | None:
     same aiokafka arguments for its consumer, producer and admin clients."""
     context = ssl_context(settings)
     if settings.uses_sasl:
+        _withhold_sasl_bytes_from_logs()
         return SASLCredentials(
             username=settings.sasl_username,
             password=settings.sasl_password,
@@ -280,3 +300,30 @@ async def _topic_configs(
                 raise for_code(code)(f"configuration of topic {name}")
             configs[name] = {entry[0]: entry[1] for entry in entries}
     return configs
+
+
+class TransactionsUnsupported(KafkaSetupError):
+    """The broker has no transactions: exactly-once cannot run on it."""
+
+
+async def check_transactions(settings: Settings) -> None:
+    """Refuse exactly-once on a broker without transactions, asked the way a stage will: by
+    starting a transactional producer (InitProducerId with a transactional id)."""
+    producer = AIOKafkaProducer(
+        **client_options(settings),
+        transactional_id=f"{settings.app_prefix}-transactions-check",
+        enable_idempotence=True,
+    )
+    try:
+        async with asyncio.timeout(settings.startup_timeout):
+            await producer.start()
+    except (KafkaError, TimeoutError) as exc:
+        raise TransactionsUnsupported(
+            f"processing_guarantee exactly-once needs a broker with Kafka transactions; the "
+            f"broker at {settings.broker_url} refused a transactional producer "
+            f"({type(exc).__name__}: {exc}). Use Apache Kafka (`make kafka-up`), or "
+            "processing_guarantee at-least-once."
+        ) from exc
+    finally:
+        with contextlib.suppress(Exception):
+            await producer.stop()

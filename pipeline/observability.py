@@ -19,8 +19,9 @@ import faust
 from faust.types import TP
 from prometheus_client import CollectorRegistry
 
-from pipeline.events import Article, DeadLetter, Reason
+from pipeline.events import Reason
 from pipeline.metrics import ProcessMetrics, StageMetrics
+from pipeline.runtime.encoded import Encoded
 from pipeline.stages import Stage
 
 log = logging.getLogger(__name__)
@@ -113,25 +114,23 @@ class StageObserver:
 
     # --- content -----------------------------------------------------------------------------
 
-    def observe(self, results: Sequence[Article | DeadLetter]) -> None:
-        """Count what the stage's emitted articles contain (each stage what it added)."""
+    def observe(self, results: Sequence[Encoded]) -> None:
+        """Count what the stage's emitted articles contain (each stage what it added), from
+        their summaries (``pipeline.runtime.encoded.content_labels``)."""
         metrics, name = self.metrics, self.stage.name
-        for article in results:
-            if not isinstance(article, Article):
+        for result in results:
+            if result.is_dead_letter:
                 continue
+            content = result.summary.content
             if name == "clean":
-                metrics.languages.labels(language_label(article.language)).inc()
+                metrics.languages.labels(language_label(content[0] if content else None)).inc()
             elif name == "ner":
-                entities = article.entities or []
-                metrics.entities_per_article.observe(len(entities))
-                for entity in entities:
-                    metrics.entities.labels(entity.label).inc()
+                metrics.entities_per_article.observe(len(content))
+                for label in content:
+                    metrics.entities.labels(label).inc()
             elif name == "classify":
-                primary = next((t for t in article.topics or [] if t.code == article.topic), None)
-                if primary is None:
-                    metrics.topics.labels(NONE, NONE).inc()
-                else:
-                    metrics.topics.labels(primary.code, primary.label).inc()
+                code, label = content if len(content) == 2 else (NONE, NONE)
+                metrics.topics.labels(code, label).inc()
 
     # --- periodic samples -------------------------------------------------------------------
 

@@ -28,8 +28,8 @@ def message_key(article: dict[str, Any]) -> bytes:
 async def produce(settings: Settings, articles: Iterable[dict[str, Any]]) -> list[bytes]:
     """Send raw articles to the raw topic; returns their keys once the broker has them all."""
     producer = AIOKafkaProducer(**producer_options(settings), linger_ms=5)
-    await producer.start()
     try:
+        await producer.start()  # in the try: a failed start still closes the client
         keys, pending = [], []
         for article in articles:
             key = message_key(article)
@@ -42,13 +42,18 @@ async def produce(settings: Settings, articles: Iterable[dict[str, Any]]) -> lis
 
 
 async def produce_raw(
-    settings: Settings, values: Sequence[tuple[bytes | None, bytes | None]]
+    settings: Settings,
+    values: Sequence[tuple[bytes | None, bytes | None]],
+    headers: Sequence[tuple[str, bytes]] = (),
 ) -> None:
-    """Send (key, value) byte pairs as they are: for tests and for replays."""
+    """Send (key, value) byte pairs as they are, each with ``headers``: for tests and replays."""
     producer = AIOKafkaProducer(**producer_options(settings))
-    await producer.start()
     try:
-        pending = [await producer.send(settings.topic_raw, value, key=key) for key, value in values]
+        await producer.start()  # in the try: a failed start still closes the client
+        pending = [
+            await producer.send(settings.topic_raw, value, key=key, headers=list(headers) or None)
+            for key, value in values
+        ]
         await asyncio.gather(*pending)
     finally:
         await producer.stop()
@@ -62,6 +67,7 @@ class Record:
     key: bytes | None
     value: bytes | None
     timestamp_ms: int
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 async def topic_partitions(
@@ -94,8 +100,11 @@ async def read_topics(
     start: dict[TopicPartition, int] | None = None,
     position: str | dt.datetime = "earliest",
     idle_timeout: float | None = None,
+    isolation_level: str | None = None,
 ) -> AsyncIterator[Record]:
-    """Read topics without joining a consumer group (nothing is committed).
+    """Read topics without joining a consumer group (nothing is committed), with the settings'
+    isolation level unless ``isolation_level`` is given (``read_committed`` hides messages of
+    open and aborted transactions).
 
     Starts at ``start`` offsets where given, else at ``position``: `earliest`, `latest` or the
     first message at or after a time. If ``idle_timeout`` is set, stops once it has read up to
@@ -107,6 +116,7 @@ async def read_topics(
         **client_options(settings),
         enable_auto_commit=False,
         auto_offset_reset="latest" if position == "latest" else "earliest",
+        isolation_level=isolation_level or settings.isolation_level,
     )
     try:
         # Also after a failed start, so that no unclosed client is left behind.
@@ -131,7 +141,10 @@ async def read_topics(
                     return
             for tp, messages in batches.items():
                 for m in messages:
-                    yield Record(tp.topic, tp.partition, m.offset, m.key, m.value, m.timestamp)
+                    yield Record(
+                        tp.topic, tp.partition, m.offset, m.key, m.value, m.timestamp,
+                        tuple(m.headers or ()),
+                    )  # fmt: skip
     finally:
         await consumer.stop()
 

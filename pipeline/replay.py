@@ -116,7 +116,7 @@ async def replay(
             end = ends.get(record.partition)
             if end is None or record.offset >= end:
                 continue
-            chooser.consider(record.value, f"{record.partition}:{record.offset}")
+            chooser.consider(record.value, f"{record.partition}:{record.offset}", record.headers)
             if record.offset + 1 >= end:
                 del ends[record.partition]
                 if not ends:
@@ -125,14 +125,16 @@ async def replay(
     if dry_run:
         return report
     producer = AIOKafkaProducer(**producer_options(settings))
-    await producer.start()
     try:
-        for restored, origin in chooser.chosen:
+        await producer.start()  # in the try: a failed start still closes the client
+        for restored, origin, headers in chooser.chosen:
+            # The original message's headers go back with it; the replay header is renewed.
+            kept = [(name, value) for name, value in headers if name != REPLAYED_FROM_HEADER]
             await producer.send_and_wait(
                 restored.topic,
                 restored.value,
                 key=restored.key,
-                headers=[(REPLAYED_FROM_HEADER, origin.encode())],
+                headers=[*kept, (REPLAYED_FROM_HEADER, origin.encode())],
             )
             report.sent += 1
     finally:
@@ -147,10 +149,13 @@ class _Chooser:
         self.selection = selection
         self.allowed = tuple(allowed_topics)
         self.report = ReplayReport()
-        self.chosen: list[tuple[Restored, str]] = []
+        # Each with where its dead letter is and the headers it carried (the original's).
+        self.chosen: list[tuple[Restored, str, tuple[tuple[str, bytes], ...]]] = []
         self._seen: set[tuple[str, int | None, int | None]] = set()
 
-    def consider(self, value: bytes | None, where: str) -> None:
+    def consider(
+        self, value: bytes | None, where: str, headers: tuple[tuple[str, bytes], ...] = ()
+    ) -> None:
         report = self.report
         report.read += 1
         try:
@@ -171,5 +176,5 @@ class _Chooser:
             report.repeated += 1
             return
         self._seen.add(restored.origin)
-        self.chosen.append((restored, where))
+        self.chosen.append((restored, where, headers))
         report.by_topic[restored.topic] = report.by_topic.get(restored.topic, 0) + 1

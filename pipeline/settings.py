@@ -31,6 +31,7 @@ COMPRESSION_TYPES = ("none", "gzip", "lz4", "zstd")
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 REDACTED = "********"
+PROCESSING_GUARANTEES = ("at-least-once", "exactly-once")
 
 
 # Sections of `--help` and of the settings table; each command takes the settings it uses.
@@ -95,9 +96,22 @@ class Settings:
     )
     stages: tuple[str, ...] = _setting(
         STAGES,
-        "Stages a worker runs (comma-separated).",
+        "Stages a worker runs (comma-separated); unset: every stage, plugins and sinks included.",
         group=GENERAL,
         metavar="STAGE,...",
+    )
+    plugins: tuple[str, ...] = _setting(
+        (),
+        "Plugin stages (entry points of `wirestream.stages`) run after classify, in this order, "
+        "before the enriched topic.",
+        group=GENERAL,
+        metavar="NAME,...",
+    )
+    sinks: tuple[str, ...] = _setting(
+        (),
+        "Plugin stages that read the enriched topic and publish nothing but dead letters.",
+        group=GENERAL,
+        metavar="NAME,...",
     )
     topic_raw: str = _setting(
         "articles.raw", "Topic producers write raw articles to.", group=TOPICS, metavar="TOPIC"
@@ -233,6 +247,17 @@ class Settings:
         group=CONSUMER,
         metavar="SECONDS",
         above=0,
+    )
+    processing_guarantee: str = _setting(
+        "at-least-once",
+        "`at-least-once`: after a crash, the messages since the last offset commit are processed "
+        "again (duplicates with the same `event_id`). `exactly-once`: each stage writes a "
+        "batch's results, dead letters and input offsets in one Kafka transaction and reads "
+        "committed data only, so a `read_committed` consumer sees each result once. Needs a "
+        "broker with transactions (Apache Kafka); refused at start-up on one without.",
+        group=CONSUMER,
+        metavar="GUARANTEE",
+        choices=PROCESSING_GUARANTEES,
     )
     delivery_timeout: float = _setting(
         120.0,
@@ -425,6 +450,10 @@ class Settings:
                     values[name] = (
                         _coerce(name, hints[name], value) if isinstance(value, str) else value
                     )
+            if "stages" not in values:  # every stage, the plugins' included
+                values["stages"] = (
+                    STAGES + tuple(values.get("plugins", ())) + tuple(values.get("sinks", ()))
+                )
             settings = cls(**values)
             settings.validate()
         except SettingsError as exc:
@@ -442,9 +471,15 @@ class Settings:
     def validate(self) -> None:
         for f in dataclasses.fields(self):
             _check_field(f.name, getattr(self, f.name), f.metadata)
-        unknown = set(self.stages) - set(STAGES)
+        named = STAGES + self.plugins + self.sinks
+        if len(set(named)) != len(named):
+            raise SettingsError(
+                "plugins and sinks must be distinct and not named like a built-in stage",
+                ("plugins", "sinks"),
+            )
+        unknown = set(self.stages) - set(named)
         if unknown or not self.stages:
-            wanted, got = ",".join(STAGES), ",".join(self.stages)
+            wanted, got = ",".join(named), ",".join(self.stages)
             raise SettingsError(
                 f"stages must be a non-empty subset of {wanted}; got {got}", ("stages",)
             )
@@ -485,6 +520,15 @@ class Settings:
             )
         if self.ssl_keyfile and not self.ssl_certfile:
             raise SettingsError("ssl_keyfile needs ssl_certfile", ("ssl_keyfile",))
+
+    @property
+    def exactly_once(self) -> bool:
+        return self.processing_guarantee == "exactly-once"
+
+    @property
+    def isolation_level(self) -> str:
+        """How the pipeline's consumers read: committed data only in exactly-once."""
+        return "read_committed" if self.exactly_once else "read_uncommitted"
 
     @property
     def uses_sasl(self) -> bool:
@@ -540,11 +584,18 @@ class Settings:
         return f"{self.app_prefix}-{stage}"
 
     @property
+    def plugin_topics(self) -> tuple[str, ...]:
+        """The input topic of each plugin stage: ``<enriched topic>.<plugin>``, where the stage
+        before it (classify, or the plugin before) writes."""
+        return tuple(f"{self.topic_enriched}.{name}" for name in self.plugins)
+
+    @property
     def pipeline_topics(self) -> tuple[str, ...]:
         return (
             self.topic_raw,
             self.topic_clean,
             self.topic_entities,
+            *self.plugin_topics,
             self.topic_enriched,
             self.topic_dlq,
         )

@@ -29,6 +29,7 @@ from pipeline.observability import (
     resident_memory_bytes,
     string_store_sizes,
 )
+from pipeline.runtime.encoded import encode_result
 from pipeline.runtime.stage_app import build_app
 from pipeline.stages.clean import CleanStage
 from tests.conftest import CEASEFIRE_BODY, CEASEFIRE_TITLE
@@ -125,6 +126,10 @@ def observer_for(stage_name: str) -> tuple[StageObserver, CollectorRegistry]:
     )
 
 
+def encoded(stage: str, results: list) -> list:
+    return [encode_result(stage, result, 1 << 20) for result in results]
+
+
 def test_each_stage_counts_what_it_adds_to_articles():
     mention = [Mention(0, 1, "x")]
     letter = DeadLetter(
@@ -140,7 +145,9 @@ def test_each_stage_counts_what_it_adds_to_articles():
     )
 
     clean, registry = observer_for("clean")
-    clean.observe([article(language="en"), article(language="pt-BR"), article(), letter])
+    clean.observe(
+        encoded("clean", [article(language="en"), article(language="pt-BR"), article(), letter])
+    )
     assert metric(registry, "wirestream_articles_by_language_total", language="en") == 1
     assert metric(registry, "wirestream_articles_by_language_total", language="pt") == 1
     assert metric(registry, "wirestream_articles_by_language_total", language="unknown") == 1
@@ -151,7 +158,7 @@ def test_each_stage_counts_what_it_adds_to_articles():
         Entity("Charles Babbage", "PERSON", 1, mention),
         Entity("London", "GPE", 1, mention),
     ]
-    ner.observe([article(entities=entities), article(entities=[])])
+    ner.observe(encoded("ner", [article(entities=entities), article(entities=[])]))
     assert metric(registry, "wirestream_entities_total", label="PERSON") == 2
     assert metric(registry, "wirestream_entities_total", label="GPE") == 1
     assert metric(registry, "wirestream_entities_per_article_count") == 2
@@ -161,11 +168,14 @@ def test_each_stage_counts_what_it_adds_to_articles():
     politics = TopicScore("medtop:11000000", "politics", 0.8)
     sport = TopicScore("medtop:15000000", "sport", 0.3)
     classify.observe(
-        [
-            article(topics=[politics, sport], topic="medtop:11000000"),
-            article(topics=[politics, sport], topic="medtop:15000000"),
-            article(topics=[], topic=None),
-        ]
+        encoded(
+            "classify",
+            [
+                article(topics=[politics, sport], topic="medtop:11000000"),
+                article(topics=[politics, sport], topic="medtop:15000000"),
+                article(topics=[], topic=None),
+            ],
+        )
     )
     by_topic = "wirestream_articles_by_topic_total"
     assert metric(registry, by_topic, topic="medtop:11000000", topic_label="politics") == 1

@@ -65,6 +65,7 @@ def test_flags_override_environment_and_none_means_not_given():
         ({"heartbeat_interval": "20", "session_timeout": "10"}, "heartbeat"),
         ({"topic_dedup": "articles.clean"}, "different topic"),
         ({"no_such_setting": "1"}, "unknown setting"),
+        ({"processing_guarantee": "exactly-twice"}, "processing_guarantee"),
     ],
 )
 def test_bad_values_are_reported(overrides, message):

@@ -25,11 +25,12 @@ from prometheus_client import CollectorRegistry
 from pipeline import changelog
 from pipeline.changelog import ChangelogDict
 from pipeline.envelope import Incoming
-from pipeline.events import Article, Result
 from pipeline.metrics import DedupMetrics, StageMetrics
 from pipeline.runtime.batch_loop import BatchLoop
 from pipeline.runtime.delivery import Delivery
+from pipeline.runtime.encoded import DUPLICATE, Encoded
 from pipeline.runtime.runner import LocalStage, StageRunner
+from pipeline.runtime.transactions import transactions_for
 from pipeline.settings import Settings
 from pipeline.stages.dedup import DedupStage, DuplicateIndex
 
@@ -131,8 +132,8 @@ def wire_dedup(
     metrics.track(DedupStage.name)
     state = DedupState(settings, dedup_metrics)
     # On the loop: the check takes a millisecond or two, and the entries belong to the loop.
-    stage = LocalStage(DedupStage(state.index), threaded=False)
-    runner = StageRunner(stage, metrics, settings.article_timeout)
+    stage = LocalStage(DedupStage(state.index), settings.max_message_bytes, threaded=False)
+    runner = StageRunner(stage, metrics, settings.article_timeout, settings.max_message_bytes)
     owned = TP(source.get_topic_name(), 0)
     drop = settings.dedup_mode == "drop"
 
@@ -140,38 +141,41 @@ def wire_dedup(
     async def track_ownership(_: faust.App, assigned: set[TP], **__: Any) -> None:
         state.on_assignment(owned in assigned)
 
-    async def check(batch: Sequence[Incoming]) -> list[Result]:
+    async def check(batch: Sequence[Incoming]) -> list[Encoded]:
         """The batch's articles, annotated as duplicates or left out in drop mode (counted)."""
         await _retrying(state.ensure_current, "load the duplicate index")
         emitted = []
         for result in await runner.process(batch):
-            if isinstance(result, Article) and result.duplicate_of is not None:
+            if DUPLICATE in result.summary.content:
                 dedup_metrics.duplicates.labels("dropped" if drop else "annotated").inc()
                 if drop:
                     continue
             emitted.append(result)
         return emitted
 
-    async def write_changes() -> None:
-        """Send the entries the batch changed, and wait until the broker has them."""
+    async def write_changes(delivery: Delivery) -> None:
+        """Send the entries the batch changed, with the batch's results (in its transaction, in
+        exactly-once), and wait until the broker has them."""
         try:
             pending = []
             for key, value in state.entries.take_changes().items():
                 key_bytes, value_bytes = changelog.encode_change(key, value)
-                pending.append(await index_topic.send(key=key_bytes, value=value_bytes))
+                pending.append(await delivery.produce(index_topic, key_bytes, value_bytes))
             offsets = [metadata.offset for metadata in await asyncio.gather(*pending)]
         except BaseException:
             state.distrust()
             raise
         state.written(offsets)
 
-    def after(batch_size: int, results: Sequence[Result], started: float) -> None:
+    def after(batch_size: int, results: Sequence[Encoded], started: float) -> None:
         runner.record(batch_size, results, started)
         dedup_metrics.index_entries.set(len(state.index))
 
+    transactions = transactions_for(app, settings, source, delivery.dead_letters)
     loop = BatchLoop(
-        app, DedupStage.name, settings, check, delivery, sink, after, also=write_changes
-    )
+        app, DedupStage.name, settings, check, delivery, sink, after,
+        also=write_changes, transactions=transactions,
+    )  # fmt: skip
 
     @app.agent(source, name=f"{DedupStage.name}-agent", concurrency=1)
     async def dedup_agent(stream: faust.StreamT[Any]) -> None:

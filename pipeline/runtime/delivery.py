@@ -5,13 +5,13 @@ dead-letter topic) and waits until the broker has acknowledged each one. Transie
 broker restarting, a leader moving, a connection lost) are retried until ``delivery_timeout``;
 then ``DeliveryTimedOut`` is raised and the stage process restarts. A result the broker refuses
 for good (too large, not authorized) raises ``Undeliverable`` at once, for the caller to turn
-into a dead letter. Dead letters are cut to fit ``max_message_bytes`` before they are sent.
+into a dead letter. Dead letters were cut to fit ``max_message_bytes`` when they were encoded
+(``pipeline.runtime.encoded``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,22 +19,18 @@ from dataclasses import dataclass
 import faust
 from aiokafka.errors import KafkaError, KafkaTimeoutError, ProducerClosed
 
-from pipeline import codec
-from pipeline.events import DeadLetter, Result
+from pipeline.runtime.encoded import RECORD_OVERHEAD, Encoded
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# Room for the record's own framing (offsets, lengths, timestamp) in the broker's size limit.
-RECORD_OVERHEAD = 512
-MAX_ERROR_CHARS = 2000
 RETRY_DELAY_MAX = 5.0
 
 
 class Undeliverable(Exception):
     """The broker refused results for good; ``refused`` pairs each with its error."""
 
-    def __init__(self, refused: Sequence[tuple[Result, BaseException]]) -> None:
+    def __init__(self, refused: Sequence[tuple[Encoded, BaseException]]) -> None:
         self.refused = list(refused)
         first = refused[0][1]
         super().__init__(
@@ -59,37 +55,10 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(cause, KafkaError) and bool(cause.retriable)
 
 
-def fit_dead_letter(letter: DeadLetter, max_bytes: int) -> DeadLetter:
-    """The dead letter, its payload cut (and marked so) if it would not fit in ``max_bytes``."""
-    if len(letter.error) > MAX_ERROR_CHARS:
-        letter = dataclasses.replace(letter, error=letter.error[:MAX_ERROR_CHARS] + "…")
-    if len(codec.dumps(letter)) <= max_bytes:
-        return letter
-    payload = letter.payload
-    step = 4 if letter.payload_encoding == "base64" else 1  # whole base64 quads only
-
-    def cut(kept: int) -> DeadLetter:
-        note = f" [payload cut from {len(payload)} to {kept} characters]"
-        return dataclasses.replace(
-            letter, payload=payload[:kept], payload_truncated=True, error=letter.error + note
-        )
-
-    low, high = 0, len(payload) // step
-    while low < high:  # the longest prefix that fits (a shorter count in the note only helps)
-        middle = (low + high + 1) // 2
-        if len(codec.dumps(cut(middle * step))) <= max_bytes:
-            low = middle
-        else:
-            high = middle - 1
-    return cut(low * step)
-
-
 @dataclass(frozen=True, slots=True)
 class _Outgoing:
-    result: Result
+    result: Encoded
     target: faust.TopicT
-    key: bytes | None
-    value: bytes
 
 
 class Delivery:
@@ -100,28 +69,26 @@ class Delivery:
         self.max_bytes = settings.max_message_bytes
         self.timeout = settings.delivery_timeout
 
-    def _outgoing(self, result: Result, articles_to: faust.TopicT) -> _Outgoing:
-        if isinstance(result, DeadLetter):
-            key_text = result.article_id or result.key
-            key = key_text.encode() if key_text else None
-            room = self.max_bytes - len(key or b"") - RECORD_OVERHEAD
-            value = codec.dumps(fit_dead_letter(result, room))
-            return _Outgoing(result, self.dead_letters, key, value)
-        key = result.id.encode()
-        value = codec.dumps(result)
-        size = len(key) + len(value) + RECORD_OVERHEAD
+    def _outgoing(self, result: Encoded, articles_to: faust.TopicT) -> _Outgoing:
+        if result.is_dead_letter:  # cut to fit when it was encoded
+            return _Outgoing(result, self.dead_letters)
+        headers = sum(len(name) + len(value) for name, value in result.headers)
+        size = len(result.key or b"") + len(result.value) + headers + RECORD_OVERHEAD
         if size > self.max_bytes:
             raise ResultTooLarge(f"result of {size} bytes; max_message_bytes is {self.max_bytes}")
-        return _Outgoing(result, articles_to, key, value)
+        return _Outgoing(result, articles_to)
 
-    async def send(self, results: Sequence[Result], articles_to: faust.TopicT) -> None:
+    async def send(self, results: Sequence[Encoded], articles_to: faust.TopicT | None) -> None:
         """Return once the broker has every result. Raise ``Undeliverable`` after delivering
-        all the others if some were refused for good, or ``DeliveryTimedOut``."""
+        all the others if some were refused for good, or ``DeliveryTimedOut``. Without
+        ``articles_to`` (a sink stage, which keeps its articles) only dead letters are sent."""
         pending, refused = [], []
         for result in results:
+            if articles_to is None and not result.is_dead_letter:
+                continue
             try:
                 pending.append(self._outgoing(result, articles_to))
-            except (ResultTooLarge, ValueError, TypeError) as exc:  # encoding limits too
+            except ResultTooLarge as exc:
                 refused.append((result, exc))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
@@ -157,13 +124,25 @@ class Delivery:
         if refused:
             raise Undeliverable(refused)
 
+    async def produce(
+        self,
+        target: faust.TopicT,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> asyncio.Future:
+        """Hand one message to the producer; the future resolves once the broker has it."""
+        return await target.send(key=key, value=value, headers=headers)
+
     async def _send_once(self, pending: Sequence[_Outgoing]) -> list[BaseException | None]:
         """Hand every message to the producer, then wait for the broker's answers: None for a
         delivered one, else its error."""
         waiting: list[asyncio.Future | BaseException] = []
         for item in pending:
             try:
-                waiting.append(await item.target.send(key=item.key, value=item.value))
+                result = item.result
+                headers = list(result.headers) or None
+                waiting.append(await self.produce(item.target, result.key, result.value, headers))
             except Exception as exc:
                 waiting.append(exc)
         outcomes: list[BaseException | None] = []

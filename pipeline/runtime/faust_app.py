@@ -6,6 +6,10 @@ broker may hold a fetch that long when some of the partitions asked for have no 
 after others get some (the embedded broker does, on topics of several partitions), which then
 costs up to 1.5 s per stage. ``fetch_max_wait`` bounds it; on a broker that answers as soon as
 data arrives, it only sets how often an idle consumer asks again.
+
+In exactly-once (``pipeline.runtime.transactions``) the consumer reads committed data only, and
+faust commits no offsets itself: each batch's offsets are committed in its transaction, and a
+commit of faust's own, arriving after a later transaction's, would move them back.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 import aiokafka
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
 
 from pipeline.kafka import faust_broker_url, faust_credentials
 from pipeline.settings import Settings
@@ -27,12 +32,18 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         consumer = super()._create_consumer(loop)
         # Read by the consumer's fetcher, which ``start()`` creates after this.
         consumer._fetch_max_wait_ms = self.app.fetch_max_wait_ms
+        consumer._isolation_level = self.app.isolation_level
         return consumer
 
 
 class _Consumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def _commit(self, offsets: Mapping[TP, int]) -> bool:
+        if self.app.transactional:  # the batch loop's transactions commit the offsets
+            return True
+        return await super()._commit(offsets)
 
 
 class _Producer(faust_aiokafka.Producer):
@@ -51,14 +62,22 @@ class _Transport(faust_aiokafka.Transport):
 
 
 class StageFaustApp(faust.App):
-    """``faust.App`` whose consumers hold a fetch at most ``fetch_max_wait`` seconds and whose
-    producer writes idempotently if ``idempotence``."""
+    """``faust.App`` whose consumers hold a fetch at most ``fetch_max_wait`` seconds, whose
+    producer writes idempotently if ``idempotence``, and which, when ``transactional``, reads
+    committed data only and leaves offset commits to the batch loop."""
 
     def __init__(
-        self, *args: Any, fetch_max_wait: float, idempotence: bool = False, **kwargs: Any
+        self,
+        *args: Any,
+        fetch_max_wait: float,
+        idempotence: bool = False,
+        transactional: bool = False,
+        **kwargs: Any,
     ) -> None:
         self.fetch_max_wait_ms = max(1, round(fetch_max_wait * 1000))
         self.idempotence = idempotence
+        self.transactional = transactional
+        self.isolation_level = "read_committed" if transactional else "read_uncommitted"
         super().__init__(*args, **kwargs)
 
     def _new_transport(self) -> _Transport:
@@ -66,11 +85,13 @@ class StageFaustApp(faust.App):
 
 
 def faust_app(settings: Settings, group: str, datadir: str) -> faust.App:
-    """A faust app configured for at-least-once delivery with Wirestream's settings."""
+    """A faust app configured with Wirestream's settings. faust's own exactly-once mode stays
+    off in both guarantees: Wirestream's batch loop owns the transactions."""
     return StageFaustApp(
         group,
         fetch_max_wait=settings.fetch_max_wait,
         idempotence=settings.idempotence,
+        transactional=settings.exactly_once,
         broker=faust_broker_url(settings.broker_url),
         broker_credentials=faust_credentials(settings),
         store="memory://",

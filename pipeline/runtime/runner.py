@@ -4,28 +4,31 @@ time limit, each message that cannot be processed turned into its dead letter.""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
-from pipeline.envelope import Incoming, dead_letter, parse_timestamp
-from pipeline.events import DeadLetter, Reason, Rejection, Result, StageInfo
+from pipeline.envelope import Incoming, dead_letter, whole_or_each_async
+from pipeline.events import StageInfo
 from pipeline.metrics import StageMetrics
-from pipeline.runtime.sandbox import StageFailure, StageUnavailable
+from pipeline.runtime.encoded import Encoded, carried_headers, encode_result, process_encoded
+from pipeline.runtime.sandbox import StageFailure
 from pipeline.stages import Stage
 
 log = logging.getLogger(__name__)
 
 
 class BatchProcessor(Protocol):
-    """Stage code as the agents call it: a batch in, its results out, within a time limit."""
+    """Stage code as the agents call it: a batch in, its encoded results out (one per message,
+    in order), within a time limit."""
 
     name: str
     info: StageInfo
 
-    async def process(self, batch: Sequence[Incoming], time_limit: float) -> list[Result]:
+    async def process(self, batch: Sequence[Incoming], time_limit: float) -> list[Encoded]:
         """Raises ``StageFailure`` when the batch could not be finished."""
         ...
 
@@ -34,17 +37,18 @@ class BatchProcessor(Protocol):
 
 class LocalStage:
     """A stage object run in this process: in one thread (so the event loop stays free to
-    heartbeat), or on the loop itself for quick work that must touch faust tables.
+    heartbeat), or on the loop itself for quick work that must touch the loop's state.
 
     No time limit can be enforced on code in this process; stage processes run their stage
-    through ``pipeline.runtime.sandbox.IsolatedStage`` instead, and this serves tests and quick
-    checks.
+    through ``pipeline.runtime.sandbox.IsolatedStage`` instead, and this serves the duplicate
+    check, tests and quick checks.
     """
 
-    def __init__(self, stage: Stage, *, threaded: bool = True) -> None:
+    def __init__(self, stage: Stage, max_bytes: int, *, threaded: bool = True) -> None:
         self.stage = stage
         self.name = stage.name
         self.info = stage.info
+        self._run = functools.partial(process_encoded, stage, max_bytes=max_bytes)
         # One thread: models are not shared between threads.
         self._executor = (
             ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{stage.name}-stage")
@@ -52,11 +56,11 @@ class LocalStage:
             else None
         )
 
-    async def process(self, batch: Sequence[Incoming], time_limit: float) -> list[Result]:
+    async def process(self, batch: Sequence[Incoming], time_limit: float) -> list[Encoded]:
         if self._executor is None:
-            return self.stage.process(batch)
+            return self._run(batch)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.stage.process, batch)
+        return await loop.run_in_executor(self._executor, self._run, batch)
 
     def close(self) -> None:
         if self._executor is not None:
@@ -66,66 +70,51 @@ class LocalStage:
 class StageRunner:
     """Runs stage code on batches within the time limit and records the results."""
 
-    def __init__(self, stage: BatchProcessor, metrics: StageMetrics, time_limit: float) -> None:
+    def __init__(
+        self, stage: BatchProcessor, metrics: StageMetrics, time_limit: float, max_bytes: int
+    ) -> None:
         self.stage = stage
         self.metrics = metrics
         self.time_limit = time_limit
+        self.max_bytes = max_bytes
 
-    async def process(self, batch: Sequence[Incoming]) -> list[Result]:
+    async def process(self, batch: Sequence[Incoming]) -> list[Encoded]:
         """The batch's results; each message that cannot be processed becomes a dead letter.
 
-        A batch over the time limit (or whose process died) is redone one message at a time, so
-        that only the culprit is dead-lettered, with reason ``timeout`` (or ``stage_error``).
+        A batch over the time limit (or whose process died) is redone one message at a time
+        (``whole_or_each``), so that only the culprit is dead-lettered, with reason ``timeout``
+        (or ``stage_error``).
         """
-        try:
-            return await self._attempt(batch)
-        except StageFailure as failure:
-            log.warning(
-                "%s stage: a batch of %d failed (%s); retrying it one article at a time",
-                self.stage.name, len(batch), failure,
-            )  # fmt: skip
-            if len(batch) == 1:
-                return [dead_letter(self.stage.name, batch[0], failure.rejection)]
-        results: list[Result] = []
-        for message in batch:
-            try:
-                results.extend(await self._attempt([message]))
-            except StageFailure as failure:
-                log.warning(
-                    "%s stage: message %s:%s@%s dead-lettered: %s",
-                    self.stage.name, message.topic, message.partition, message.offset, failure,
-                )  # fmt: skip
-                results.append(dead_letter(self.stage.name, message, failure.rejection))
-        return results
 
-    async def _attempt(self, batch: Sequence[Incoming]) -> list[Result]:
-        try:
-            return await self.stage.process(batch, self.time_limit)
-        except (StageFailure, StageUnavailable):
-            raise
-        except Exception as exc:
-            # Stages turn per-article failures into dead letters themselves; this is the last
-            # line for a bug that escapes them, so the agent keeps consuming.
-            log.exception("stage %s failed on a batch of %d", self.stage.name, len(batch))
-            failure = Rejection(Reason.STAGE_ERROR, repr(exc))
-            return [dead_letter(self.stage.name, message, failure) for message in batch]
+        async def run(messages: Sequence[Incoming]) -> list[Encoded]:
+            return await self.stage.process(messages, self.time_limit)
 
-    def record(self, batch_size: int, results: Sequence[Result], started: float) -> None:
+        def letter(message: Incoming, failure: Exception) -> Encoded:
+            assert isinstance(failure, StageFailure)
+            name = self.stage.name
+            letter = dead_letter(name, message, failure.rejection)
+            return encode_result(name, letter, self.max_bytes, carried_headers(message))
+
+        return await whole_or_each_async(
+            f"{self.stage.name} stage", batch, run, letter, errors=(StageFailure,)
+        )
+
+    def record(self, batch_size: int, results: Sequence[Encoded], started: float) -> None:
         name = self.stage.name
         metrics = self.metrics
         metrics.batch_size.labels(name).observe(batch_size)
         metrics.batch_seconds.labels(name).observe(time.perf_counter() - started)
         metrics.messages.labels(name, "in").inc(batch_size)
         for result in results:
-            if isinstance(result, DeadLetter):
+            summary = result.summary
+            if summary.dead_letter is not None:
                 metrics.messages.labels(name, "failed").inc()
-                metrics.dead_letters.labels(name, result.reason).inc()
+                metrics.dead_letters.labels(name, summary.dead_letter).inc()
                 continue
             metrics.messages.labels(name, "out").inc()
-            metrics.stage_seconds.labels(name).observe(result.timings.get(f"{name}_ms", 0.0) / 1000)
-            if result.enriched_at is not None:
-                latency = parse_timestamp(result.enriched_at) - parse_timestamp(result.received_at)
-                metrics.end_to_end_seconds.observe(max(latency.total_seconds(), 0.0))
+            metrics.stage_seconds.labels(name).observe(summary.seconds)
+            if summary.latency is not None:
+                metrics.end_to_end_seconds.observe(summary.latency)
 
     def close(self) -> None:
         self.stage.close()

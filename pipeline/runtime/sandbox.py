@@ -7,8 +7,10 @@ with SIGKILL, starts a fresh one (which loads the models again) and carries on. 
 be stopped like this, and a regular expression or parser holding the GIL would freeze the event
 loop, heartbeats included.
 
-The two talk over a socket pair in length-prefixed JSON frames (orjson, never pickle): the
-settings, then batches of messages (bytes as base64) one way and results the other.
+The two talk over a socket pair in length-prefixed frames (never pickle): the settings as JSON,
+then batches of messages one way and encoded results the other, in binary
+(``pipeline.runtime.frames``). The child encodes each result once, for the broker; the worker
+forwards those bytes and reads only each result's summary.
 
 ``python -m pipeline.runtime.sandbox FD`` is the child's entry point.
 """
@@ -16,7 +18,6 @@ settings, then batches of messages (bytes as base64) one way and results the oth
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import importlib
 import logging
@@ -31,8 +32,17 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from pipeline import codec
-from pipeline.envelope import Incoming, dead_letter
-from pipeline.events import Article, DeadLetter, Reason, Rejection, Result, StageInfo
+from pipeline.envelope import Incoming
+from pipeline.events import Reason, Rejection, StageInfo
+from pipeline.runtime.encoded import Encoded, process_encoded
+from pipeline.runtime.frames import (
+    HEADER,
+    decode_batch,
+    decode_results,
+    encode_batch,
+    encode_results,
+    frame,
+)
 from pipeline.runtime.process import die_with_parent, setup_logging
 from pipeline.settings import Settings
 from pipeline.validation import OutputCheck
@@ -42,7 +52,6 @@ log = logging.getLogger(__name__)
 DEFAULT_FACTORY = "pipeline.stages:build_stage"
 # Loading spaCy and the stage's models; generous for a slow disk or a busy machine.
 START_TIMEOUT = 300.0
-_FRAME_HEADER = 4
 
 
 class StageFailure(Exception):
@@ -66,69 +75,6 @@ class StageDied(StageFailure):
 
 class StageUnavailable(RuntimeError):
     """The child could not be started: the worker cannot go on."""
-
-
-# --- wire format between the two processes ---------------------------------------------------
-
-
-def _b64(data: bytes | None) -> str | None:
-    return None if data is None else base64.b64encode(data).decode("ascii")
-
-
-def _unb64(text: str | None) -> bytes | None:
-    return None if text is None else base64.b64decode(text)
-
-
-def encode_batch(batch: Sequence[Incoming]) -> bytes:
-    return codec.dumps(
-        [
-            {
-                "value": _b64(m.value),
-                "key": _b64(m.key),
-                "topic": m.topic,
-                "partition": m.partition,
-                "offset": m.offset,
-                "timestamp": m.timestamp,
-            }
-            for m in batch
-        ]
-    )
-
-
-def decode_batch(frame: bytes) -> list[Incoming]:
-    return [
-        Incoming(
-            value=_unb64(m["value"]),
-            key=_unb64(m["key"]),
-            topic=m["topic"],
-            partition=m["partition"],
-            offset=m["offset"],
-            timestamp=m["timestamp"],
-        )
-        for m in codec.loads(frame)
-    ]
-
-
-def encode_results(results: Sequence[Result]) -> bytes:
-    """Results as one frame; each is encoded alone first, so a result that cannot be encoded
-    raises here, in the child, and nesting in the frame adds no depth to orjson's limit."""
-    return codec.dumps(
-        [
-            {"dead_letter": isinstance(r, DeadLetter), "event": codec.fragment(codec.dumps(r))}
-            for r in results
-        ]
-    )
-
-
-def decode_results(frame: bytes) -> list[Result]:
-    return [
-        DeadLetter(**item["event"]) if item["dead_letter"] else Article.from_dict(item["event"])
-        for item in codec.loads(frame)
-    ]
-
-
-def _frame(body: bytes) -> bytes:
-    return len(body).to_bytes(_FRAME_HEADER, "big") + body
 
 
 # --- the worker's side -----------------------------------------------------------------------
@@ -203,7 +149,7 @@ class IsolatedStage:
         self.input_schema, self.output_schema = hello["input_schema"], hello["output_schema"]
         log.info("%s stage code running in process %d", self.name, self._child.pid)
 
-    async def process(self, batch: Sequence[Incoming], time_limit: float) -> list[Result]:
+    async def process(self, batch: Sequence[Incoming], time_limit: float) -> list[Encoded]:
         if self._child is None:
             self.restarts += 1
             await self.start()
@@ -249,10 +195,10 @@ class IsolatedStage:
 
     async def _send(self, body: bytes) -> None:
         assert self._socket is not None
-        await asyncio.get_running_loop().sock_sendall(self._socket, _frame(body))
+        await asyncio.get_running_loop().sock_sendall(self._socket, frame(body))
 
     async def _receive(self) -> bytes:
-        size = int.from_bytes(await self._read(_FRAME_HEADER), "big")
+        size = int.from_bytes(await self._read(HEADER), "big")
         return await self._read(size)
 
     async def _read(self, size: int) -> bytes:
@@ -282,7 +228,7 @@ def _read_exactly(stream: Any, size: int) -> bytes | None:
 
 
 def _read_frame(stream: Any) -> bytes | None:
-    header = _read_exactly(stream, _FRAME_HEADER)
+    header = _read_exactly(stream, HEADER)
     if header is None:
         return None
     return _read_exactly(stream, int.from_bytes(header, "big")) or b""
@@ -291,40 +237,6 @@ def _read_frame(stream: Any) -> bytes | None:
 def _load_factory(path: str) -> Callable[[Settings, str], Any]:
     module, _, name = path.partition(":")
     return getattr(importlib.import_module(module), name)
-
-
-def process_encoded(stage: Any, batch: list[Incoming], check: OutputCheck | None = None) -> bytes:
-    """Run the stage on a batch and encode its results, checked against the output schema
-    when a ``check`` is given (`validate_output`).
-
-    Should the batch raise despite the stage's own guards, or give a result that cannot be
-    encoded (metadata nested deeper than JSON encoders allow, say), it is redone one message at
-    a time, and only the messages that fail alone get a dead letter (``stage_error``).
-    """
-
-    def run(messages: list[Incoming]) -> list[Result]:
-        results = stage.process(messages)
-        return check(messages, results) if check else results
-
-    try:
-        return encode_results(run(batch))
-    except Exception as exc:
-        if len(batch) == 1:
-            log.warning("%s stage failed on a message: %r", stage.name, exc)
-            rejection = Rejection(Reason.STAGE_ERROR, repr(exc))
-            return encode_results([dead_letter(stage.name, batch[0], rejection)])
-        log.exception("%s stage failed on a batch of %d; redoing it one by one", stage.name,
-                      len(batch))  # fmt: skip
-    results: list[Result] = []
-    for message in batch:
-        try:
-            own = run([message])
-            encode_results(own)
-        except Exception as exc:
-            rejection = Rejection(Reason.STAGE_ERROR, repr(exc))
-            own = [dead_letter(stage.name, message, rejection)]
-        results.extend(own)
-    return encode_results(results)
 
 
 def child_main(fd: int, parent: int) -> int:
@@ -353,10 +265,12 @@ def child_main(fd: int, parent: int) -> int:
             "input_schema": stage.input_schema,
             "output_schema": stage.output_schema,
         }
-        sock.sendall(_frame(codec.dumps(hello)))
+        sock.sendall(frame(codec.dumps(hello)))
         check = OutputCheck(stage.name, stage.output_schema, settings.validate_output)
-        while (frame := _read_frame(incoming)) is not None:
-            sock.sendall(_frame(process_encoded(stage, decode_batch(frame), check)))
+        while (body := _read_frame(incoming)) is not None:
+            batch = decode_batch(body)
+            results = process_encoded(stage, batch, settings.max_message_bytes, check)
+            sock.sendall(frame(encode_results(results)))
             report.sample()
     return 0
 

@@ -18,15 +18,16 @@ from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.types import TP
 from prometheus_client import CollectorRegistry
 
-from pipeline.events import Result
 from pipeline.metrics import StageMetrics
 from pipeline.observability import observe_stage
 from pipeline.runtime.batch_loop import BatchLoop
 from pipeline.runtime.dedup_wiring import DedupWiring, wire_dedup
 from pipeline.runtime.delivery import Delivery
+from pipeline.runtime.encoded import Encoded
 from pipeline.runtime.faust_app import faust_app
 from pipeline.runtime.runner import BatchProcessor, LocalStage, StageRunner
 from pipeline.runtime.sandbox import IsolatedStage
+from pipeline.runtime.transactions import transactions_for
 from pipeline.settings import Settings
 from pipeline.stages import Stage, input_topic, output_topic
 from pipeline.stages.dedup import DedupStage
@@ -38,7 +39,7 @@ class StageApp:
     agent: faust.types.AgentT
     runner: StageRunner
     metrics: StageMetrics
-    sink: faust.TopicT  # where the stage agent sends articles (the dedup topic for clean)
+    sink: faust.TopicT | None  # where the agent sends articles (the dedup topic for clean)
     dead_letters: faust.TopicT
     delivery: Delivery
     loop: BatchLoop
@@ -56,46 +57,59 @@ def build_app(
     run in this process, in tests.
     """
     processor: BatchProcessor = (
-        stage if isinstance(stage, IsolatedStage | LocalStage) else LocalStage(stage)
+        stage
+        if isinstance(stage, IsolatedStage | LocalStage)
+        else LocalStage(stage, settings.max_message_bytes)
     )
     registry = registry or CollectorRegistry()
     datadir = settings.data_dir / processor.name
     datadir.mkdir(parents=True, exist_ok=True)
     metrics = StageMetrics(processor.name, registry)
-    runner = StageRunner(processor, metrics, settings.article_timeout)
+    runner = StageRunner(processor, metrics, settings.article_timeout, settings.max_message_bytes)
     app = faust_app(settings, settings.group_id(processor.name), str(datadir))
     app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(registry, "faust"))
 
-    def topic(name: str, partitions: int = settings.partitions) -> faust.TopicT:
+    partitions = settings.topic_partitions
+
+    def topic(name: str) -> faust.TopicT:
         return app.topic(
             name,
             key_type=bytes,
             value_type=bytes,
             key_serializer="raw",
             value_serializer="raw",
-            partitions=partitions,
+            partitions=partitions[name],
         )
 
     source = topic(input_topic(settings, processor.name))
-    sink = topic(output_topic(settings, processor.name))
+    articles_to = output_topic(settings, processor.name)
+    sink = topic(articles_to) if articles_to is not None else None  # a sink stage publishes none
     dead_letters = topic(settings.topic_dlq)
     delivery = Delivery(dead_letters, settings)
     observer = observe_stage(app, processor, source, metrics, registry)  # type: ignore[arg-type]
 
     dedup = None
-    if processor.name == "clean":
-        dedup_source = topic(settings.topic_dedup, partitions=1)
-        index_topic = topic(settings.topic_dedup_index, partitions=1)
+    if processor.name == "clean":  # the duplicate check runs in the clean stage's app
         dedup = wire_dedup(
-            app, settings, registry, metrics, delivery, dedup_source, sink, index_topic
+            app,
+            settings,
+            registry,
+            metrics,
+            delivery,
+            sink,
+            topic(output_topic(settings, DedupStage.name)),
+            topic(settings.topic_dedup_index),
         )
-        sink = dedup_source  # the clean agent feeds the duplicate check
 
-    def after(batch_size: int, results: Sequence[Result], started: float) -> None:
+    def after(batch_size: int, results: Sequence[Encoded], started: float) -> None:
         runner.record(batch_size, results, started)
         observer.observe(results)
 
-    loop = BatchLoop(app, processor.name, settings, runner.process, delivery, sink, after)
+    transactions = transactions_for(app, settings, source, dead_letters)
+    loop = BatchLoop(
+        app, processor.name, settings, runner.process, delivery, sink, after,
+        transactions=transactions,
+    )  # fmt: skip
 
     @app.agent(source, name=f"{processor.name}-agent", concurrency=1)
     async def stage_agent(stream: faust.StreamT[Any]) -> None:

@@ -18,6 +18,7 @@ from pipeline.envelope import (
     isoformat,
     parse_timestamp,
     utc_now,
+    whole_or_each,
 )
 from pipeline.events import (
     Article,
@@ -105,19 +106,21 @@ class ClassifyStage:
                 results.append(decoded)
         if not articles:
             return results
-        started = time.perf_counter()
-        try:
-            predictions = self.model.predict([classifier_input(a) for a, _ in articles])
-        except Exception as exc:
-            failed = {id(a): (a, m) for a, m in articles}
-            return [
-                dead_letter(STAGE, failed[id(r)][1], Rejection(Reason.STAGE_ERROR, repr(exc)), r.id)
-                if isinstance(r, Article)
-                else r
-                for r in results
-            ]
-        per_article = (time.perf_counter() - started) / len(articles)
-        for (article, _), scores in zip(articles, predictions, strict=True):
-            article.record_time(STAGE, per_article)
-            finish(article, scores, self.threshold, self.info)
-        return results
+
+        def run(items: Sequence[tuple[Article, Incoming]]) -> list[Article | DeadLetter]:
+            started = time.perf_counter()
+            predictions = self.model.predict([classifier_input(a) for a, _ in items])
+            per_article = (time.perf_counter() - started) / len(items)
+            for (article, _), scores in zip(items, predictions, strict=True):
+                article.record_time(STAGE, per_article)
+                finish(article, scores, self.threshold, self.info)
+            return [article for article, _ in items]
+
+        def letter(item: tuple[Article, Incoming], exc: Exception) -> DeadLetter:
+            article, message = item
+            rejection = Rejection(Reason.STAGE_ERROR, repr(exc))
+            return dead_letter(STAGE, message, rejection, article.id)
+
+        # One article the model fails on is dead-lettered alone, not with its batch.
+        outcomes = iter(whole_or_each(f"{STAGE} stage", articles, run, letter))
+        return [next(outcomes) if isinstance(r, Article) else r for r in results]

@@ -30,6 +30,7 @@ from pipeline.events import (
     StageInfo,
 )
 from pipeline.stages import boilerplate, html_extract
+from pipeline.stages.dedup import FINGERPRINT_HEADER, fingerprint, pack_fingerprint
 from pipeline.stages.language import LanguageDetector
 
 STAGE = "clean"
@@ -108,6 +109,10 @@ def parse_raw(payload: bytes | None, max_bytes: int) -> RawArticle | Rejection:
     problems = schemas.errors("raw-article", data)
     if problems:
         return Rejection(Reason.SCHEMA_VIOLATION, "; ".join(problems[:5]))
+    try:
+        codec.dumps(data.get("metadata"))  # passed on untouched, so it must serialize again
+    except TypeError as exc:  # nested deeper than the encoder goes
+        return Rejection(Reason.SCHEMA_VIOLATION, f"metadata cannot be written again: {exc}")
     return RawArticle.from_dict(data)
 
 
@@ -257,6 +262,11 @@ class CleanStage:
 
     def process(self, batch: Sequence[Incoming]) -> list[Article | DeadLetter]:
         return process_each(STAGE, batch, self._process_one)
+
+    def result_headers(self, article: Article) -> tuple[tuple[str, bytes], ...]:
+        """The duplicate check's fingerprint of the article, computed here, in the stage's code
+        process and under its time limit: the check itself only looks it up."""
+        return ((FINGERPRINT_HEADER, pack_fingerprint(fingerprint(article.text))),)
 
     def _process_one(self, message: Incoming) -> Article | DeadLetter:
         raw = parse_raw(message.value, self.max_body_bytes)

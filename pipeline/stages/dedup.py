@@ -38,6 +38,12 @@ from pipeline.envelope import Incoming, dead_letter, decode_article, parse_times
 from pipeline.events import Article, DeadLetter, Rejection, StageInfo
 
 SHINGLE_WORDS = 3
+# A signature costs time in proportion to the words shingled (2 s for a megabyte of text, which
+# the clean stage's time limit must cover); a story's first 20,000 words say what it is. The
+# content hash still covers the whole text.
+MAX_SHINGLED_WORDS = 20_000
+# The message header in which the clean stage sends each article's fingerprint to the check.
+FINGERPRINT_HEADER = "wirestream-fingerprint"
 # 42 bands of 3 rows: a pair with Jaccard similarity s shares a band with probability
 # 1 - (1 - s**3)**42, i.e. 0.94 at s = 0.4 and 0.995 at s = 0.5, but 0.04 at s = 0.1; candidates
 # are then compared on the whole signature. Banding and the default threshold (0.5) were chosen
@@ -83,8 +89,9 @@ def _template() -> MinHash:
 
 
 def shingles(text: str) -> set[bytes]:
-    """Overlapping runs of ``SHINGLE_WORDS`` lower-cased words; short texts give one shingle."""
-    words = _WORD.findall(text.casefold())
+    """Overlapping runs of ``SHINGLE_WORDS`` lower-cased words of the text's first
+    ``MAX_SHINGLED_WORDS``; short texts give one shingle."""
+    words = _WORD.findall(text.casefold())[:MAX_SHINGLED_WORDS]
     if len(words) <= SHINGLE_WORDS:
         return {" ".join(words).encode()}
     return {
@@ -98,6 +105,20 @@ def fingerprint(text: str) -> Fingerprint:
     minhash = _template().copy()
     minhash.update_batch(sorted(shingles(text)))
     return Fingerprint(ids.content_hash(text), minhash.hashvalues.astype(np.uint32))
+
+
+def pack_fingerprint(fp: Fingerprint) -> bytes:
+    """A fingerprint as a message header: the signature's bytes (little-endian uint32), then the
+    content hash."""
+    return fp.signature.astype("<u4").tobytes() + fp.content_hash.encode()
+
+
+def unpack_fingerprint(data: bytes) -> Fingerprint:
+    size = NUM_PERM * 4
+    if len(data) <= size:
+        raise ValueError(f"fingerprint header of {len(data)} bytes")
+    signature = np.frombuffer(data[:size], dtype="<u4").astype(np.uint32)
+    return Fingerprint(data[size:].decode(), signature)
 
 
 def _encode(signature: np.ndarray) -> str:
@@ -347,6 +368,14 @@ class DuplicateIndex:
             lookups.newest_slot = None
 
 
+def message_fingerprint(message: Incoming, article: Article) -> Fingerprint:
+    """The fingerprint the clean stage computed (its header), else computed here."""
+    for name, value in message.headers:
+        if name == FINGERPRINT_HEADER:
+            return unpack_fingerprint(value)
+    return fingerprint(article.text)
+
+
 class DedupStage:
     """Duplicate detection over a batch of clean-article messages, against one index.
 
@@ -371,7 +400,7 @@ class DedupStage:
         if isinstance(article, Rejection):
             return dead_letter(self.name, message, article)
         seen_at = parse_timestamp(article.received_at).timestamp()
-        match = self.index.check(article.id, fingerprint(article.text), seen_at)
+        match = self.index.check(article.id, message_fingerprint(message, article), seen_at)
         if match is not None:
             article.duplicate_of = match.duplicate_of
             article.duplicate_similarity = match.similarity

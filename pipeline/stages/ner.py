@@ -24,7 +24,7 @@ from pipeline.entities import repair
 from pipeline.entities.canonical import Span
 from pipeline.entities.canonical import canonicalize as group_entities
 from pipeline.entities.lexicon import AliasTable, load_titles
-from pipeline.envelope import Incoming, dead_letter, decode_article
+from pipeline.envelope import Incoming, dead_letter, decode_article, whole_or_each
 from pipeline.events import Article, DeadLetter, Entity, Reason, Rejection, StageInfo
 from pipeline.settings import Settings
 
@@ -230,39 +230,27 @@ class NerStage:
         group: list[tuple[int, Article, Incoming]],
         results: list[Article | DeadLetter | None],
     ) -> None:
-        started = time.perf_counter()
-        try:
+        def run(items: Sequence[tuple[int, Article, Incoming]]) -> list[Article | DeadLetter]:
+            started = time.perf_counter()
             found = recognizer.recognize(
-                [article.text for _, article, _ in group],
-                [article.title for _, article, _ in group],
-                [article.dateline for _, article, _ in group],
+                [article.text for _, article, _ in items],
+                [article.title for _, article, _ in items],
+                [article.dateline for _, article, _ in items],
             )
-        except Exception:
-            found = None
-        per_article = (time.perf_counter() - started) / len(group)
-        for position, (slot, article, message) in enumerate(group):
-            if found is None:
-                # The batch failed: redo one by one so only the culprit is dead-lettered.
-                results[slot] = self._one(recognizer, article, message)
-                continue
-            article.entities = found[position]
-            self._stamp(article, recognizer.info, per_article)
-            results[slot] = article
+            per_article = (time.perf_counter() - started) / len(items)
+            for (_, article, _), entities in zip(items, found, strict=True):
+                article.entities = entities
+                self._stamp(article, recognizer.info, per_article)
+            return [article for _, article, _ in items]
 
-    def _one(
-        self, recognizer: EntityRecognizer, article: Article, message: Incoming
-    ) -> Article | DeadLetter:
-        started = time.perf_counter()
-        try:
-            article.entities = recognizer.recognize(
-                [article.text], [article.title], [article.dateline]
-            )[0]
-        except Exception as exc:
-            return dead_letter(
-                STAGE, message, Rejection(Reason.STAGE_ERROR, repr(exc)), article_id=article.id
-            )
-        self._stamp(article, recognizer.info, time.perf_counter() - started)
-        return article
+        def letter(item: tuple[int, Article, Incoming], exc: Exception) -> DeadLetter:
+            _, article, message = item
+            rejection = Rejection(Reason.STAGE_ERROR, repr(exc))
+            return dead_letter(STAGE, message, rejection, article_id=article.id)
+
+        outcomes = whole_or_each(f"{STAGE} stage", group, run, letter)
+        for (slot, _, _), outcome in zip(group, outcomes, strict=True):
+            results[slot] = outcome
 
     def _skip(self, article: Article) -> Article:
         article.entities = []

@@ -213,10 +213,23 @@ async def wait_ready(settings: Settings, process: subprocess.Popen[bytes], timeo
             await asyncio.sleep(0.3)
 
 
+def parent_pid(pid: int) -> int | None:
+    """From /proc/PID/stat: the field after the state, past the name (which may hold spaces)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # gone meanwhile
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
 def stage_pids(worker_pid: int) -> list[int]:
-    """The stage processes of a worker (its children), from /proc."""
-    children = Path(f"/proc/{worker_pid}/task/{worker_pid}/children")
-    return [int(pid) for pid in children.read_text().split()] if children.exists() else []
+    """The live child processes of ``worker_pid`` (a worker's stage processes, or a stage
+    process's code process), from every process's /proc/PID/stat; never empty."""
+    pids = [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+    assert pids, "no /proc to find child processes in"
+    children = sorted(pid for pid in pids if parent_pid(pid) == worker_pid and alive(pid))
+    assert children, f"process {worker_pid} has no child processes"
+    return children
 
 
 def alive(pid: int) -> bool:

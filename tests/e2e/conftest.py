@@ -80,6 +80,27 @@ def _kafka_cluster() -> Iterator[BrokerUnderTest]:
         yield BrokerUnderTest(cluster.url, cluster=cluster)
 
 
+# Exactly-once needs transactions, which only Apache Kafka has: the scenarios that take a
+# ``guarantee`` run in both guarantees on the cluster, in at-least-once on the embedded broker.
+GUARANTEES = {"kafka": ("at-least-once", "exactly-once"), "embedded": ("at-least-once",)}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "guarantee" in metafunc.fixturenames:
+        kind = "kafka" if metafunc.config.getoption("--broker") == "kafka" else "embedded"
+        metafunc.parametrize("guarantee", GUARANTEES[kind])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests of Kafka transactions leave the run on the embedded broker, which has none."""
+    if config.getoption("--broker") == "kafka":
+        return
+    kept = [item for item in items if item.get_closest_marker("transactions") is None]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+        items[:] = kept
+
+
 @pytest.fixture
 def cluster(broker: BrokerUnderTest) -> KafkaCluster:
     """The Apache Kafka cluster, for tests of what only a cluster has (brokers to fail)."""

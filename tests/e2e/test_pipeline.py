@@ -12,6 +12,12 @@ from tests.e2e.conftest import collect, counter, running_worker
 
 pytestmark = pytest.mark.e2e
 
+TRACED = (
+    ("traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+    ("x-tenant", b"desk-7"),
+)
+TRACED_ID = {"id": "traced-1"}
+
 
 def sample_articles() -> list[dict]:
     return [r.article for r in read_sources([sample_dir()]) if r.article]
@@ -25,10 +31,11 @@ async def test_articles_in_schema_valid_enriched_events_out_and_bad_input_dead_l
     async with running_worker(settings, tmp_path, "worker") as worker:
         keys = await produce(settings, articles[:4])
         bad = [(b"broken-1", b'{"body": "unterminated'), (b"empty-1", b'{"body": " "}')]
-        await produce_raw(settings, bad)
+        await produce_raw(settings, bad, headers=TRACED)
+        await produce_raw(settings, [(b"traced-1", codec.dumps(articles[0] | TRACED_ID))], TRACED)
         keys += await produce(settings, articles[4:])
         watched = [settings.topic_enriched, settings.topic_dlq]
-        records = await collect(settings, watched, len(articles) + 2)
+        records = await collect(settings, watched, len(articles) + 3)
         # Metrics are read while the worker runs: they go with its processes.
         invalid_json = counter(
             worker, "wirestream_dead_letters_total", stage="clean", reason="invalid_json"
@@ -38,6 +45,12 @@ async def test_articles_in_schema_valid_enriched_events_out_and_bad_input_dead_l
 
     enriched = [r for r in records if r.topic == settings.topic_enriched]
     dead = [r for r in records if r.topic == settings.topic_dlq]
+    # A producer's headers (trace context, tenant) reach the enriched event and dead letters.
+    (traced,) = [r for r in enriched if r.key == b"traced-1"]
+    assert traced.headers == TRACED
+    assert all(r.headers == () for r in enriched if r.key != b"traced-1")
+    assert [r.headers for r in dead] == [TRACED, TRACED]
+    enriched = [r for r in enriched if r.key != b"traced-1"]
     assert sorted(r.key for r in enriched) == sorted(keys)
     for record in enriched:
         event = codec.loads(record.value)
@@ -49,7 +62,7 @@ async def test_articles_in_schema_valid_enriched_events_out_and_bad_input_dead_l
     for record in dead:
         assert schemas.errors("dead-letter", codec.loads(record.value)) == []
     assert invalid_json == 1
-    assert classified == latencies == len(articles)
+    assert classified == latencies == len(articles) + 1
 
 
 async def test_stages_scale_independently_with_partitions_split_between_workers(

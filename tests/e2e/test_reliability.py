@@ -2,7 +2,9 @@
 a graceful stop, all under a stream of articles, with the accounting invariant checked each time.
 
 CI runs these scaled down; `make soak` runs the full sizes (WIRESTREAM_SOAK=1). Each test prints
-its figures (articles, kills, duplicates, recovery times); `make soak` shows them.
+its figures (articles, kills, duplicates, recovery times); `make soak` shows them. On Apache Kafka
+the kill -9 scenarios run in exactly-once as well, where a read_committed consumer of the output
+must see no duplicate at all.
 """
 
 from __future__ import annotations
@@ -64,8 +66,10 @@ async def until_ready_again(supervisor: Supervisor, stage: str, old_pid: int) ->
             await asyncio.sleep(0.1)
 
 
-async def test_kill_9_of_each_stage_process_under_load_loses_nothing(e2e_settings, tmp_path):
-    settings = e2e_settings
+async def test_kill_9_of_each_stage_process_under_load_loses_nothing(
+    e2e_settings, guarantee, tmp_path
+):
+    settings = e2e_settings.replace(processing_guarantee=guarantee)
     articles = synthetic_articles(ARTICLES, "kill")
     expected = {a["id"] for a in articles}
     recovery: dict[str, float] = {}
@@ -78,11 +82,12 @@ async def test_kill_9_of_each_stage_process_under_load_loses_nothing(e2e_setting
             killed = time.monotonic()
             await until_ready_again(worker, stage, pid)
             recovery[stage] = round(time.monotonic() - killed, 1)
-        # The stage code's own process (the NER model's), killed in the middle of a batch.
+        # The stage code's own process (the NER model's), killed while articles flow again.
+        await progress(settings, expected, 4 * len(articles) // 6, timeout=120)
         ner_code = stage_pids(worker.stages["ner"].process.pid)
-        await asyncio.sleep(0.3)
         for pid in ner_code:
             kill(pid)
+        await wait_gone(ner_code, timeout=10)
         await producing
         await settle(settings, expected, SETTLE_TIMEOUT)
         restarts = {s: worker.restarts.labels(s)._value.get() for s in worker.stages}
@@ -90,8 +95,10 @@ async def test_kill_9_of_each_stage_process_under_load_loses_nothing(e2e_setting
     ledger.check()
     assert not ledger.dead, f"dead letters: {dict(list(ledger.dead.items())[:3])}"
     assert restarts == {"clean": 1, "ner": 1, "classify": 1}
+    if settings.exactly_once:  # as a read_committed consumer sees it
+        assert ledger.duplicates == 0
     report(
-        "kill -9 each stage",
+        f"kill -9 each stage ({guarantee})",
         articles=len(articles),
         kills=3 + len(ner_code),
         duplicates=ledger.duplicates,
@@ -99,8 +106,10 @@ async def test_kill_9_of_each_stage_process_under_load_loses_nothing(e2e_setting
     )
 
 
-async def test_kill_9_of_the_supervisor_then_a_new_worker_loses_nothing(e2e_settings, tmp_path):
-    settings = e2e_settings.replace(metrics_port=free_port())
+async def test_kill_9_of_the_supervisor_then_a_new_worker_loses_nothing(
+    e2e_settings, guarantee, tmp_path
+):
+    settings = e2e_settings.replace(metrics_port=free_port(), processing_guarantee=guarantee)
     articles = synthetic_articles(ARTICLES, "orphan")
     expected = {a["id"] for a in articles}
     log = tmp_path / "workers.log"
@@ -109,6 +118,7 @@ async def test_kill_9_of_the_supervisor_then_a_new_worker_loses_nothing(e2e_sett
         producing = asyncio.create_task(produce_gradually(settings, articles, ARTICLES / 40))
         await progress(settings, expected, len(articles) // 4, timeout=120)
         stages = stage_pids(first.pid)
+        assert len(stages) == len(settings.stages)
         kill(first.pid)
         # The stage processes get SIGTERM when their supervisor dies, and stop on their own.
         orphans_gone = await wait_gone(stages, timeout=30)
@@ -120,8 +130,10 @@ async def test_kill_9_of_the_supervisor_then_a_new_worker_loses_nothing(e2e_sett
         await settle(settings, expected, SETTLE_TIMEOUT)
     ledger = await count(settings, expected)
     ledger.check()
+    if settings.exactly_once:
+        assert ledger.duplicates == 0
     report(
-        "kill -9 supervisor",
+        f"kill -9 supervisor ({guarantee})",
         articles=len(articles),
         duplicates=ledger.duplicates,
         seconds_until_orphans_stopped=round(orphans_gone, 1),
@@ -129,7 +141,7 @@ async def test_kill_9_of_the_supervisor_then_a_new_worker_loses_nothing(e2e_sett
     )
 
 
-async def test_sigterm_stops_within_10_seconds_commits_and_loses_nothing(e2e_settings, tmp_path):
+async def test_sigterm_stops_gracefully_commits_and_loses_nothing(e2e_settings, tmp_path):
     settings = e2e_settings.replace(metrics_port=free_port())
     articles = synthetic_articles(ARTICLES, "term")
     expected = {a["id"] for a in articles}
@@ -140,18 +152,22 @@ async def test_sigterm_stops_within_10_seconds_commits_and_loses_nothing(e2e_set
         await progress(settings, expected, len(articles) // 3, timeout=120)
         stages = stage_pids(first.pid)
         children = [pid for stage in stages for pid in stage_pids(stage)]
+        assert len(stages) == len(children) == len(settings.stages)
         kill(first.pid, signal.SIGTERM)
         stopping = time.monotonic()
         await asyncio.to_thread(first.wait, 30)
         stopped_in = time.monotonic() - stopping
         assert not any(alive(pid) for pid in stages + children)
+        # Every stage process stopped on its own, none killed at the supervisor's deadline.
+        assert "did not stop in time" not in log.read_text()
     await producing
     with worker_command(settings, log) as second:
         await wait_ready(settings, second, timeout=120)
         await settle(settings, expected, SETTLE_TIMEOUT)
     ledger = await count(settings, expected)
     ledger.check()
-    assert stopped_in < 10.0, f"stopped in {stopped_in:.1f}s"
+    if SOAK:  # alone on the machine: the figure the README gives
+        assert stopped_in < 10.0, f"stopped in {stopped_in:.1f}s"
     # Everything delivered before the stop was committed: at most the batches in flight in
     # the three stages come again.
     assert ledger.duplicates <= 3 * settings.batch_size
@@ -199,13 +215,15 @@ async def test_a_frozen_broker_is_ridden_out_without_a_crash(e2e_settings, broke
     )
 
 
-async def test_kill_9_of_the_clean_process_with_duplicates_dropped(e2e_settings, tmp_path):
+async def test_kill_9_of_the_clean_process_with_duplicates_dropped(
+    e2e_settings, guarantee, tmp_path
+):
     """In drop mode a copy leaves no event: each original-and-copy pair must end as exactly one
     article out and one counted drop, across a crash of the process that holds the duplicate
     check and its index."""
     import random
 
-    settings = e2e_settings.replace(dedup_mode="drop")
+    settings = e2e_settings.replace(dedup_mode="drop", processing_guarantee=guarantee)
     originals = distinct_articles(ARTICLES, "unique")
     copies = [{**a, "id": f"copy-of-{a['id']}"} for a in originals[: ARTICLES // 5]]
     stream = originals + copies
@@ -227,13 +245,16 @@ async def test_kill_9_of_the_clean_process_with_duplicates_dropped(e2e_settings,
     seen = set(ledger.event_ids) | set(ledger.dead)
     for first, second in pairs:
         assert (first in seen) != (second in seen), f"pair {first}: both or neither came out"
-    ledger.dropped = expected - seen
+    # Only a pair's member may be missing, as its drop: a lost single fails the check.
+    ledger.dropped = {member for member in paired if member not in seen}
     ledger.check()
     assert len(ledger.dropped) == len(pairs)
     # The counter counts each drop once, and again for a drop redone after the crash.
     assert dropped_counted >= len(pairs)
+    if settings.exactly_once:
+        assert ledger.duplicates == 0
     report(
-        "kill -9 clean with duplicates dropped",
+        f"kill -9 clean with duplicates dropped ({guarantee})",
         articles=len(stream),
         pairs=len(pairs),
         drops_counted=int(dropped_counted),

@@ -11,7 +11,7 @@ import pytest
 
 from pipeline import codec
 from pipeline.producer import produce, produce_raw, read_topics
-from pipeline.replay import Selection, replay
+from pipeline.replay import REPLAYED_FROM_HEADER, Selection, replay
 from tests.e2e.accounting import (
     count,
     enriched,
@@ -23,12 +23,23 @@ from tests.e2e.conftest import running_worker
 
 pytestmark = pytest.mark.e2e
 
+TENANT = ("x-tenant", b"desk-7")
+
 
 async def dead_letters(settings) -> list[dict]:
     return [
         codec.loads(record.value)
         async for record in read_topics(settings, [settings.topic_dlq], idle_timeout=2.0)
     ]
+
+
+async def letters_for(settings, key: str, at_least: int, timeout: float) -> list[dict]:
+    """The dead letters of ``key``, once there are ``at_least`` of them."""
+    async with asyncio.timeout(timeout):
+        while True:
+            letters = [letter for letter in await dead_letters(settings) if letter["key"] == key]
+            if len(letters) >= at_least:
+                return letters
 
 
 async def test_replay_after_the_cause_is_fixed(e2e_settings, tmp_path):
@@ -43,7 +54,7 @@ async def test_replay_after_the_cause_is_fixed(e2e_settings, tmp_path):
     expected = {a["id"] for a in long_ones + short_ones} | {"not-utf8"}
     async with running_worker(cramped, tmp_path, "cramped"):
         await produce(cramped, long_ones + short_ones)
-        await produce_raw(cramped, [(b"not-utf8", b'{"body": "caf\xe9"}')])
+        await produce_raw(cramped, [(b"not-utf8", b'{"body": "caf\xe9"}')], headers=[TENANT])
         await settle(cramped, expected, timeout=120)
     before = await count(cramped, expected)
     assert set(before.event_ids) == {a["id"] for a in short_ones}
@@ -68,16 +79,29 @@ async def test_replay_after_the_cause_is_fixed(e2e_settings, tmp_path):
         again = await replay(fixed, Selection(reasons=frozenset({"undeliverable"})))
         bytes_back = await replay(fixed, Selection(reasons=frozenset({"not_utf8"})))
         await enriched(fixed, expected - {"not-utf8"}, timeout=120)
-        letters = [letter for letter in await dead_letters(fixed) if letter["key"] == "not-utf8"]
-        while len(letters) < 2:
-            letters = [
-                letter for letter in await dead_letters(fixed) if letter["key"] == "not-utf8"
-            ]
+        letters = await letters_for(fixed, "not-utf8", 2, timeout=60)
     after = await count(fixed, expected)
     assert (first.sent, again.sent, bytes_back.sent) == (4, 4, 1)
     # Every long article enriched once over, whatever the number of replays.
     assert set(after.event_ids) == expected - {"not-utf8"}
     assert all(len(ids) == 1 for ids in after.event_ids.values())
+    # Headers go along: the replay header reaches the replayed articles' enriched events through
+    # every stage after it, and a replayed message keeps its producer's headers.
+    replayed_events = [
+        record.headers
+        async for record in read_topics(fixed, [fixed.topic_enriched], idle_timeout=2.0)
+        if record.key and record.key.startswith(b"long")
+    ]
+    assert replayed_events and all(
+        [name for name, _ in headers] == [REPLAYED_FROM_HEADER] for headers in replayed_events
+    )
+    utf8_letters = [
+        record.headers
+        async for record in read_topics(fixed, [fixed.topic_dlq], idle_timeout=2.0)
+        if record.key == b"not-utf8"
+    ]
+    assert utf8_letters[0] == (TENANT,)
+    assert [name for name, _ in utf8_letters[-1]] == ["x-tenant", REPLAYED_FROM_HEADER]
     # The non-UTF-8 message went back as the very same bytes, and failed the same way.
     original, replayed = letters[0], letters[-1]
     assert replayed["payload_encoding"] == "base64"

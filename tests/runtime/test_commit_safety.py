@@ -14,11 +14,11 @@ import asyncio
 import threading
 from collections.abc import Sequence
 
-import faust
 import pytest
 from aiokafka.errors import MessageSizeTooLargeError
 from prometheus_client import CollectorRegistry
 
+import pipeline.runtime.batch_loop as batch_loop
 from pipeline.envelope import Incoming
 from pipeline.events import Article, DeadLetter, Reason, StageInfo
 from pipeline.runtime.stage_app import build_app
@@ -54,15 +54,17 @@ async def until(condition, timeout: float = 10.0) -> None:
 
 @pytest.mark.parametrize(
     ("take", "in_flight_acked"),
-    [("noack_take", False), ("take_events", True)],
+    [("take_ready", False), ("take_events", True)],
     ids=["wirestream-loop", "with-faust-acking-take"],
 )
 async def test_a_batch_in_flight_is_not_acked_when_the_agent_is_cancelled(
     settings, monkeypatch, take, in_flight_acked
 ):
-    if take != "noack_take":
+    if take != "take_ready":
         # The same loop over faust's own take: the hazard this test exists to catch.
-        monkeypatch.setattr(faust.Stream, "noack_take", getattr(faust.Stream, take))
+        monkeypatch.setattr(
+            batch_loop, "take_ready", lambda stream, max_, within: stream.take_events(max_, within)
+        )
     stage = GatedStage()
     stage_app = build_app(settings.replace(batch_size=2), stage, CollectorRegistry())
     recorder = Recorder(stage_app)
@@ -165,8 +167,6 @@ def test_settings_that_keep_offsets_behind_delivery(settings, stage_name):
 
 
 async def test_fail_stop_commits_what_was_delivered_and_exits_70(settings, monkeypatch):
-    import pipeline.runtime.batch_loop as batch_loop
-
     stage_app = build_app(settings, GatedStage(), CollectorRegistry())
     calls: list[str] = []
 

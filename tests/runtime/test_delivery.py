@@ -1,10 +1,9 @@
 """Delivery: every result acknowledged by the broker, transient errors retried, results refused
-for good reported, dead letters cut to fit the message size."""
+for good reported."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 
 import pytest
 from aiokafka.errors import (
@@ -15,16 +14,10 @@ from aiokafka.errors import (
 )
 from faust.exceptions import ProducerSendError
 
-from pipeline import codec, schemas
 from pipeline.envelope import Incoming, dead_letter
 from pipeline.events import Rejection
-from pipeline.runtime.delivery import (
-    Delivery,
-    DeliveryTimedOut,
-    Undeliverable,
-    fit_dead_letter,
-    is_transient,
-)
+from pipeline.runtime.delivery import Delivery, DeliveryTimedOut, Undeliverable, is_transient
+from pipeline.runtime.encoded import encode_result
 from tests.stage_doubles import article_for
 
 
@@ -52,8 +45,11 @@ class FlakyTopic:
         return future
 
 
-def articles(*keys: str):
-    return [article_for(Incoming(value=b"text", key=k.encode())) for k in keys]
+def articles(*keys: str, text: bytes = b"text"):
+    return [
+        encode_result("ner", article_for(Incoming(value=text, key=k.encode())), 1 << 20)
+        for k in keys
+    ]
 
 
 @pytest.fixture
@@ -80,13 +76,12 @@ async def test_a_result_refused_for_good_is_reported_not_retried(quick):
     )
     with pytest.raises(Undeliverable) as caught:
         await Delivery(FlakyTopic({}), quick).send(articles("ok", "big", "x"), sink)
-    assert sorted(r.id for r, _ in caught.value.refused) == ["big", "x"]
+    assert sorted(r.key for r, _ in caught.value.refused) == [b"big", b"x"]
     assert sink.attempts[b"big"] == 1
 
 
 async def test_a_result_over_the_size_limit_is_refused_before_sending(quick):
-    (article,) = articles("huge")
-    article.text = "w" * 20_000
+    (article,) = articles("huge", text=b"w" * 20_000)
     sink = FlakyTopic({})
     with pytest.raises(Undeliverable, match="max_message_bytes"):
         await Delivery(FlakyTopic({}), quick.replace(max_message_bytes=10_000)).send(
@@ -119,21 +114,10 @@ def test_transient_and_permanent_errors():
     assert not is_transient(MessageSizeTooLargeError()) and not is_transient(ValueError())
 
 
-@pytest.mark.parametrize("value", [("é" * 400_000).encode(), bytes(range(256)) * 3000])
-def test_dead_letters_are_cut_to_fit_and_say_so(value):
-    letter = dead_letter("clean", Incoming(value=value, key=b"k"), Rejection("too_large", "big"))
-    fitted = fit_dead_letter(letter, 100_000)
-    encoded = codec.dumps(fitted)
-    assert 90_000 < len(encoded) <= 100_000
-    assert fitted.payload_truncated and "payload cut from" in fitted.error
-    assert schemas.errors("dead-letter", codec.loads(encoded)) == []
-    if fitted.payload_encoding == "base64":
-        assert value.startswith(base64.b64decode(fitted.payload))
-    else:
-        assert value.decode().startswith(fitted.payload)
-
-
-def test_a_dead_letter_that_fits_is_untouched():
-    letter = dead_letter("clean", Incoming(value=b"{broken", key=b"k"), Rejection("x", "e"))
-    assert fit_dead_letter(letter, 100_000) == letter
-    assert not letter.payload_truncated
+async def test_a_sink_stage_sends_its_dead_letters_and_keeps_its_articles(quick):
+    letters = FlakyTopic({})
+    message = Incoming(value=b"x", key=b"bad", topic="t", partition=0, offset=3)
+    letter = dead_letter("archive", message, Rejection("invalid_event", "not an article"))
+    encoded = encode_result("archive", letter, 1 << 20)
+    await Delivery(letters, quick).send([*articles("a", "b"), encoded], None)
+    assert [key for key, _ in letters.delivered] == [b"bad"]

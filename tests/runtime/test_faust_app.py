@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from faust.types import TP
+
 from pipeline.runtime.faust_app import faust_app
 from pipeline.settings import Settings
 
@@ -14,6 +16,26 @@ async def test_the_consumer_holds_a_fetch_at_most_fetch_max_wait(tmp_path):
     consumer = app.consumer._thread._create_consumer(asyncio.get_running_loop())
     assert consumer._fetch_max_wait_ms == 50
     assert Settings.load({}, env={}).fetch_max_wait == 0.1
+
+
+async def test_in_exactly_once_the_consumer_reads_committed_data_and_faust_commits_nothing(
+    tmp_path,
+):
+    """The batch loop's transactions commit the offsets; a commit of faust's own, landing after
+    a later transaction's, would move them back."""
+    for guarantee, isolation in (
+        ("at-least-once", "read_uncommitted"),
+        ("exactly-once", "read_committed"),
+    ):
+        settings = Settings.load(
+            {"broker": "kafka://127.0.0.1:9092", "processing_guarantee": guarantee}, env={}
+        )
+        app = faust_app(settings, f"wirestream-{guarantee}", str(tmp_path / guarantee))
+        consumer = app.consumer._thread._create_consumer(asyncio.get_running_loop())
+        assert consumer._isolation_level == isolation
+    # Exactly-once: nothing reaches the consumer thread (which would commit to Kafka).
+    app.consumer._thread = None
+    assert await app.consumer._commit({TP("articles.raw", 0): 10}) is True
 
 
 async def test_the_producer_is_idempotent_and_compresses_as_the_settings_say(tmp_path):

@@ -12,14 +12,9 @@ from prometheus_client import CollectorRegistry
 from pipeline.envelope import Incoming
 from pipeline.events import Article, DeadLetter, Reason
 from pipeline.metrics import StageMetrics
+from pipeline.runtime.encoded import Encoded
 from pipeline.runtime.runner import StageRunner
-from pipeline.runtime.sandbox import (
-    IsolatedStage,
-    StageDied,
-    StageTimeout,
-    decode_batch,
-    encode_batch,
-)
+from pipeline.runtime.sandbox import IsolatedStage, StageDied, StageTimeout
 
 DOUBLES = "tests.stage_doubles:build"
 
@@ -35,12 +30,21 @@ def message(value: bytes | None, offset: int = 0, key: bytes | None = None) -> I
     )
 
 
+def decoded(results: list[Encoded]) -> list[Article | DeadLetter]:
+    return [result.decode() for result in results]
+
+
 def outcome(result: Article | DeadLetter) -> str:
     return result.reason if isinstance(result, DeadLetter) else result.id
 
 
 def environment_of(pid: int) -> bytes:
     return Path(f"/proc/{pid}/environ").read_bytes()
+
+
+def asleep(pid: int) -> bool:
+    """Whether the process waits in a sleep call (not on its input, for instance)."""
+    return "nanosleep" in Path(f"/proc/{pid}/wchan").read_text()
 
 
 def alive(pid: int) -> bool:
@@ -60,16 +64,11 @@ async def isolated(settings):
 
 
 def runner(stage, time_limit: float = 2.0) -> StageRunner:
-    return StageRunner(stage, StageMetrics("ner", CollectorRegistry()), time_limit)
-
-
-def test_messages_cross_to_the_child_byte_for_byte():
-    batch = [message(bytes(range(256)), 0, key=b"\xff\x00"), message(None, 1), message(b"", 2)]
-    assert decode_batch(encode_batch(batch)) == batch
+    return StageRunner(stage, StageMetrics("ner", CollectorRegistry()), time_limit, 1 << 20)
 
 
 async def test_results_come_back_from_the_child(isolated):
-    results = await isolated.process([message(b"first", 0), message(b"second", 1)], 5.0)
+    results = decoded(await isolated.process([message(b"first", 0), message(b"second", 1)], 5.0))
     assert [(r.id, r.text) for r in results] == [("m0", "first"), ("m1", "second")]
     assert isolated.info.model == "double"
 
@@ -79,14 +78,14 @@ async def test_a_batch_over_the_time_limit_kills_the_child(isolated):
     with pytest.raises(StageTimeout):
         await isolated.process([message(b"sleep")], 0.5)
     assert not alive(pid), "the child is killed, not left running"
-    results = await isolated.process([message(b"after")], 5.0)
+    results = decoded(await isolated.process([message(b"after")], 5.0))
     assert [r.text for r in results] == ["after"]
     assert isolated.pid != pid and isolated.restarts == 1
 
 
 async def test_only_the_slow_article_of_a_batch_is_dead_lettered_as_timeout(isolated):
     batch = [message(b"one", 0), message(b"sleep", 1), message(b"three", 2)]
-    results = await runner(isolated, time_limit=1.0).process(batch)
+    results = decoded(await runner(isolated, time_limit=1.0).process(batch))
     assert [outcome(r) for r in results] == ["m0", Reason.TIMEOUT, "m2"]
     letter = results[1]
     assert (letter.stage, letter.offset, letter.payload) == ("ner", 1, "sleep")
@@ -99,19 +98,19 @@ async def test_a_child_that_dies_costs_only_its_article(isolated):
         await isolated.process([message(b"die")], 5.0)
     assert not alive(pid)
     batch = [message(b"before", 0), message(b"die", 1), message(b"after", 2)]
-    results = await runner(isolated).process(batch)
+    results = decoded(await runner(isolated).process(batch))
     assert [outcome(r) for r in results] == ["m0", Reason.STAGE_ERROR, "m2"]
     assert "died (3)" in results[1].error
 
 
 async def test_the_memory_limit_turns_a_hungry_article_into_a_dead_letter(isolated):
-    results = await isolated.process([message(b"hog", 0), message(b"fine", 1)], 10.0)
+    results = decoded(await isolated.process([message(b"hog", 0), message(b"fine", 1)], 10.0))
     assert [outcome(r) for r in results] == [Reason.STAGE_ERROR, "m1"]
     assert "MemoryError" in results[0].error
 
 
 async def test_a_result_that_cannot_be_encoded_is_dead_lettered_alone(isolated):
-    results = await isolated.process([message(b"ok", 0), message(b"deep", 1)], 10.0)
+    results = decoded(await isolated.process([message(b"ok", 0), message(b"deep", 1)], 10.0))
     assert [outcome(r) for r in results] == ["m0", Reason.STAGE_ERROR]
     assert "Recursion limit reached" in results[1].error
 
@@ -121,7 +120,9 @@ async def test_a_cancelled_batch_leaves_no_child_behind(isolated):
 
     pid = isolated.pid
     task = asyncio.create_task(isolated.process([message(b"sleep")], 60.0))
-    await asyncio.sleep(0.3)
+    async with asyncio.timeout(10):  # until the child is in the batch, asleep in the double
+        while not asleep(pid):
+            await asyncio.sleep(0.02)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

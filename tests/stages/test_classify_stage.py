@@ -78,3 +78,29 @@ def test_a_model_failure_dead_letters_each_article(clean_article_bytes):
     results = ClassifyStage(BrokenModel(), threshold=0.25).process([message, Incoming(value=b"x")])
     assert [type(r) for r in results] == [DeadLetter, DeadLetter]
     assert [r.reason for r in results] == [Reason.STAGE_ERROR, Reason.INVALID_EVENT]
+
+
+class PoisonedModel(FixedModel):
+    """Fails on any batch holding the poisoned text, like a model crashing on one input."""
+
+    def predict(self, texts: Sequence[str]) -> list[list[TopicScore]]:
+        if any("POISON" in text for text in texts):
+            raise ValueError("model crashed")
+        return super().predict(texts)
+
+
+def test_one_article_the_model_fails_on_is_dead_lettered_alone(clean_article_bytes):
+    poisoned = codec.loads(_entities_message(clean_article_bytes))
+    poisoned["text"] = "POISON " + poisoned["text"]
+    poisoned["id"] = "poisoned"
+    batch = [
+        Incoming(value=_entities_message(clean_article_bytes)),
+        Incoming(value=codec.dumps(poisoned)),
+        Incoming(value=b"x"),
+        Incoming(value=_entities_message(clean_article_bytes)),
+    ]
+    results = ClassifyStage(PoisonedModel(), threshold=0.25).process(batch)
+    assert [type(r) for r in results] == [Article, DeadLetter, DeadLetter, Article]
+    assert (results[1].reason, results[1].article_id) == (Reason.STAGE_ERROR, "poisoned")
+    assert results[2].reason == Reason.INVALID_EVENT
+    assert results[0].topic == results[3].topic == POLITICS.code

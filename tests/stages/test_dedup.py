@@ -3,6 +3,7 @@ per article in the mapping handed in, lookups rebuilt from it; the dedup stage o
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 
@@ -14,11 +15,15 @@ from pipeline.events import Article, DeadLetter
 from pipeline.settings import Settings
 from pipeline.stages.clean import CleanStage
 from pipeline.stages.dedup import (
+    FINGERPRINT_HEADER,
+    MAX_SHINGLED_WORDS,
     DedupStage,
     DuplicateIndex,
     DuplicateMatch,
     fingerprint,
+    pack_fingerprint,
     shingles,
+    unpack_fingerprint,
 )
 
 HOUR = 3600.0
@@ -279,3 +284,27 @@ def test_dedup_settings_are_validated() -> None:
         Settings.load(env={"WIRESTREAM_DEDUP_MODE": "merge"})
     with pytest.raises(ValueError, match="dedup_threshold"):
         Settings.load(env={"WIRESTREAM_DEDUP_THRESHOLD": "1.5"})
+
+
+def test_only_the_first_words_of_a_very_long_text_are_shingled() -> None:
+    head = " ".join(f"w{n}" for n in range(MAX_SHINGLED_WORDS))
+    tail = " ".join(f"t{n}" for n in range(MAX_SHINGLED_WORDS))
+    long, longer = fingerprint(head), fingerprint(f"{head} {tail}")
+    assert long.signature.tolist() == longer.signature.tolist()
+    assert long.content_hash != longer.content_hash  # the whole text still decides exact copies
+
+
+def test_the_check_uses_the_fingerprint_the_clean_stage_sent() -> None:
+    stage = DedupStage(make_index())
+    stage.process([clean_message("a", STORY, 1.7e9)])
+    # A header that says STORY, on an article whose text is OTHER: the header decides.
+    told = clean_message("b", OTHER, 1.7e9 + 60)
+    header = ((FINGERPRINT_HEADER, pack_fingerprint(fingerprint(STORY))),)
+    [copy] = stage.process([dataclasses.replace(told, headers=header)])
+    [fresh] = stage.process([clean_message("c", OTHER, 1.7e9 + 120)])
+    assert isinstance(copy, Article) and copy.duplicate_of == "a"
+    # b was remembered by the header's fingerprint, not by its text.
+    assert isinstance(fresh, Article) and fresh.duplicate_of is None
+    assert unpack_fingerprint(header[0][1]).signature.tolist() == (
+        fingerprint(STORY).signature.tolist()
+    )

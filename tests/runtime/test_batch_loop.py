@@ -1,0 +1,50 @@
+"""The batch loop's batches: what is ready, at once; never more than the batch size."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from prometheus_client import CollectorRegistry
+
+from pipeline.envelope import Incoming
+from pipeline.events import Article, DeadLetter, StageInfo
+from pipeline.runtime.stage_app import build_app
+from tests.runtime.test_stage_app import Recorder
+from tests.stage_doubles import article_for
+
+
+class CountingStage:
+    name = "ner"
+    input_schema = "clean-article"
+    output_schema = "entities-article"
+    info = StageInfo()
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+
+    def process(self, batch: Sequence[Incoming]) -> list[Article | DeadLetter]:
+        self.batches.append(len(batch))
+        return [article_for(m) for m in batch]
+
+
+async def test_a_lone_message_does_not_wait_for_the_batch_window(settings):
+    stage_app = build_app(settings.replace(batch_timeout=5.0), CountingStage(), CollectorRegistry())
+    recorder = Recorder(stage_app)
+    async with stage_app.agent.test_context() as agent:
+        started = time.perf_counter()
+        await agent.put(b"alone", key=b"a")
+        await recorder.wait_for(1, timeout=4.0)
+        assert time.perf_counter() - started < 1.0
+
+
+async def test_messages_ready_together_make_one_batch_of_at_most_the_batch_size(settings):
+    stage = CountingStage()
+    stage_app = build_app(settings.replace(batch_size=4), stage, CollectorRegistry())
+    recorder = Recorder(stage_app)
+    async with stage_app.agent.test_context() as agent:
+        for n in range(10):
+            await agent.put(f"m{n}".encode(), key=f"k{n}".encode())
+        await recorder.wait_for(10)
+    assert sum(stage.batches) == 10 and max(stage.batches) == 4
+    assert len(stage.batches) <= 4
