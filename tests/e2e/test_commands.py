@@ -18,7 +18,6 @@ def wirestream(settings, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "WIRESTREAM_IDEMPOTENCE": str(settings.idempotence).lower()}
     return subprocess.run(
         [sys.executable, "-m", "pipeline", *args, "--broker", settings.broker_url],
-        env={**os.environ, "WIRESTREAM_IDEMPOTENCE": "off"},  # the embedded broker lacks it
         capture_output=True,
         text=True,
         timeout=120,
