@@ -27,6 +27,7 @@ from pipeline.settings import (
     METRICS,
     NER,
     REDACTED,
+    STAGES,
     TOPICS,
     Settings,
     SettingsError,
@@ -48,10 +49,12 @@ def _in(*groups: str) -> tuple[str, ...]:
 KAFKA = (*_in(CONNECTION), "log_level")
 EVERYTHING = tuple(f.name for f in dataclasses.fields(Settings))
 WORKER = EVERYTHING
+DEMO = tuple(name for name in WORKER if name != "start_from")  # its topics start empty
 PRODUCE = (*KAFKA, *_in(TOPICS))
 TAIL = (*KAFKA, "topic_enriched", "start_from")
 REPLAY = PRODUCE
-RESET = (*KAFKA, "app_prefix", "topic_raw", "topic_clean", "topic_entities")
+RESET = (*KAFKA, "app_prefix", "topic_raw", "topic_clean", "topic_entities", "topic_enriched",
+         "plugins", "sinks")  # fmt: skip
 ENRICH = ("batch_size", "max_body_bytes", "validate_output", *_in(NER, CLASSIFICATION), "log_level")
 TOP = _in(METRICS)
 
@@ -181,6 +184,10 @@ class Wirestream(click.Group):
         except Exception as exc:
             if _is_user_error(exc):
                 raise click.ClickException(str(exc)) from exc
+            if _is_kafka_error(exc):
+                raise click.ClickException(
+                    f"Kafka answered {type(exc).__name__}: {exc} (the log above may say more)"
+                ) from exc
             raise
 
 
@@ -193,6 +200,12 @@ USER_ERRORS = (
     ("pipeline.runtime.supervisor", "StageFailed"),
     ("pipeline.runtime.supervisor", "MetricsPortInUse"),
 )
+
+
+def _is_kafka_error(exc: Exception) -> bool:
+    """An error the broker answered with: a setting or the cluster is at fault, not the code."""
+    kind = getattr(sys.modules.get("aiokafka.errors"), "KafkaError", None)
+    return isinstance(kind, type) and isinstance(exc, kind)
 
 
 def _is_user_error(exc: Exception) -> bool:
@@ -250,7 +263,7 @@ def _writable(path: Path, *, make_folder: bool = False) -> Path:
     is_flag=True,
     help="Leave the pipeline running after the articles are through.",
 )
-@with_settings(WORKER)
+@with_settings(DEMO)
 def demo(
     paths: tuple[str, ...], output: Path, no_samples: bool, keep_running: bool, **values: Any
 ) -> None:
@@ -399,13 +412,14 @@ def enrich(paths: tuple[str, ...], output: Path, **values: Any) -> None:
     stderr, one JSON object per line, with the file and line of their input (`input_file`,
     `input_line`) and their payload cut to 2,000 characters. A progress bar shows on a terminal.
     """
-    from pipeline.enrich import Enricher, located
+    from pipeline.enrich import Enricher, located, return_large_buffers
     from pipeline.events import DeadLetter
     from pipeline.progress import InputProgress
     from pipeline.sources import read_sources, total_size
 
     settings = load_settings(values)
     _setup_logging(settings)
+    return_large_buffers()
     to_stdout = str(output) == "-"
     sink: IO[bytes] = sys.stdout.buffer if to_stdout else _writable(output).open("wb")
     problems = 0
@@ -525,8 +539,8 @@ _DATE = click.DateTime(formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"])
     "--stage",
     "stages",
     multiple=True,
-    type=click.Choice(["clean", "ner", "classify"]),
-    help="Only dead letters of this stage (repeat for several).",
+    metavar="STAGE",
+    help="Only dead letters of this stage, built-in or plugin (repeat for several).",
 )
 @click.option(
     "--reason", "reasons", multiple=True, help="Only dead letters with this reason code (repeat)."
@@ -592,8 +606,9 @@ def replay(
     "-s",
     "--stage",
     required=True,
-    type=click.Choice(["clean", "ner", "classify"]),
-    help="The stage whose consumer group moves (on its input topic).",
+    metavar="STAGE",
+    help="The stage whose consumer group moves (on its input topic): clean, ner, classify, or "
+    "a plugin or sink named by --plugins or --sinks.",
 )
 @click.option(
     "--to",
@@ -619,6 +634,11 @@ def reset_offsets(stage: str, to: str, dry_run: bool, **values: Any) -> None:
 
     settings = load_settings(values)
     _setup_logging(settings)
+    known = (*STAGES, *settings.plugins, *settings.sinks)
+    if stage not in known:
+        raise click.BadParameter(
+            f"{stage!r} is not one of {', '.join(known)}", param_hint="'--stage'"
+        )
     try:
         position = parse_start_position(to, "--to")
     except SettingsError as exc:

@@ -97,11 +97,12 @@ class Node:
     controller_port: int
     home: Path
     pid: int | None = None
+    host: str = "127.0.0.1"
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
     def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.host}:{self.port}"
 
     @property
     def config(self) -> Path:
@@ -143,18 +144,25 @@ class KafkaCluster:
     """Apache Kafka nodes on 127.0.0.1; a context manager (started on enter, removed on exit)."""
 
     def __init__(
-        self, nodes: int = 3, *, libs: Path | None = None, home: Path | None = None
+        self,
+        nodes: int = 3,
+        *,
+        libs: Path | None = None,
+        home: Path | None = None,
+        host: str = "127.0.0.1",
     ) -> None:
         if nodes < 1:
             raise ValueError("a cluster needs at least one node")
         self.libs = libs
         self.home = home or Path(tempfile.mkdtemp(prefix="wirestream-kafka-"))
         self.nodes = [
-            Node(n, free_port(), free_port(), self.home / f"node-{n}") for n in range(1, nodes + 1)
+            Node(n, free_port(host), free_port(host), self.home / f"node-{n}", host=host)
+            for n in range(1, nodes + 1)
         ]
         # Replicas wanted per partition, and how many must have a write before it is accepted.
         self.replication = min(3, nodes)
         self.min_insync = max(1, self.replication - 1)
+        self.state_dir: Path | None = None  # where the cluster is recorded, once it is
 
     @property
     def bootstrap(self) -> str:
@@ -168,13 +176,13 @@ class KafkaCluster:
         return next(node for node in self.nodes if node.node_id == node_id)
 
     def _properties(self, node: Node) -> str:
-        voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in self.nodes)
+        voters = ",".join(f"{n.node_id}@{n.host}:{n.controller_port}" for n in self.nodes)
         rf, isr = self.replication, self.min_insync
         settings = {
             "process.roles": "broker,controller",
             "node.id": node.node_id,
             "controller.quorum.voters": voters,
-            "listeners": f"PLAINTEXT://{node.address},CONTROLLER://127.0.0.1:{node.controller_port}",
+            "listeners": f"PLAINTEXT://{node.address},CONTROLLER://{node.host}:{node.controller_port}",
             "advertised.listeners": f"PLAINTEXT://{node.address}",
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
@@ -246,6 +254,8 @@ class KafkaCluster:
                 start_new_session=True,
             )
         node.pid = node.process.pid
+        if self.state_dir is not None:  # a node restarted: `down` must find its new process
+            self.save(self.state_dir)
 
     def start(self, timeout: float = 120.0) -> KafkaCluster:
         self.format()
@@ -270,7 +280,7 @@ class KafkaCluster:
                     raise KafkaUnavailable(
                         f"Kafka node {node.node_id} exited; its log:\n{_tail(node.log)}"
                     )
-            listening = all(accepts_connections("127.0.0.1", n.port) for n in self.nodes)
+            listening = all(accepts_connections(n.host, n.port) for n in self.nodes)
             if listening and await self.live_brokers() == {n.node_id for n in self.nodes}:
                 return
             if time.monotonic() > deadline:
@@ -314,6 +324,7 @@ class KafkaCluster:
     # --- a cluster left running in the background, recorded in .kafka/ -----------------------
 
     def save(self, state_dir: Path = STATE_DIR) -> None:
+        self.state_dir = state_dir
         state_dir.mkdir(exist_ok=True)
         state = {
             "home": str(self.home),
@@ -343,6 +354,7 @@ class KafkaCluster:
         ]  # fmt: skip
         cluster.replication = min(3, len(cluster.nodes))
         cluster.min_insync = max(1, cluster.replication - 1)
+        cluster.state_dir = state_dir
         return cluster
 
     @staticmethod

@@ -162,4 +162,11 @@ def decode_article(message: Incoming) -> Article | Rejection:
         return Rejection(Reason.INVALID_EVENT, f"not an article event: {exc!r}")
     if not article.text:  # its type is checked by ``Article.from_dict``
         return Rejection(Reason.INVALID_EVENT, "article event without text")
+    try:
+        parse_timestamp(article.received_at)  # latencies are measured from it
+    except ValueError:
+        return Rejection(
+            Reason.INVALID_EVENT,
+            f"received_at is not an ISO 8601 time: {article.received_at[:40]!r}",
+        )
     return article

@@ -138,6 +138,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "timings": (dict,),
     "metadata": (dict, type(None)),
     "skipped": (dict, type(None)),
+    "extensions": (dict, type(None)),
     "entities": (list, type(None)),
     "topics": (list, type(None)),
     **dict.fromkeys(_OPTIONAL_STRING_FIELDS, _OPTIONAL_STRING),
@@ -174,6 +175,9 @@ class Article:
     # Work a stage skipped for this article and why, e.g. {"entities": "no spaCy model for
     # language 'xx'"}; None when nothing was skipped.
     skipped: dict[str, str] | None = None
+    # What plugin stages added, one object under each plugin's name, e.g. {"sentiment": {...}};
+    # None when no plugin stage ran.
+    extensions: dict[str, dict[str, Any]] | None = None
     schema_version: str = SCHEMA_VERSION
 
     def record_time(self, name: str, seconds: float) -> None:

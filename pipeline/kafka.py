@@ -54,6 +54,22 @@ def ssl_context(settings: Settings) -> ssl.SSLContext | None:
     )
 
 
+class _RedactSaslAuthentication(logging.Filter):
+    """aiokafka logs each request at DEBUG, SASL/PLAIN's bytes with the password among them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "sasl_auth_bytes" in record.getMessage():
+            record.msg, record.args = "SASL authentication request (bytes withheld)", ()
+        return True
+
+
+_SASL_LOG_FILTER = _RedactSaslAuthentication()
+
+
+def _withhold_sasl_bytes_from_logs() -> None:
+    logging.getLogger("aiokafka.conn").addFilter(_SASL_LOG_FILTER)  # once: filters are a set
+
+
 def security_options(settings: Settings) -> dict[str, Any]:
     """Security keyword arguments of aiokafka's clients (producer, consumer, admin)."""
     options: dict[str, Any] = {"security_protocol": settings.security_protocol}
@@ -61,6 +77,7 @@ def security_options(settings: Settings) -> dict[str, Any]:
     if context is not None:
         options["ssl_context"] = context
     if settings.uses_sasl:
+        _withhold_sasl_bytes_from_logs()
         options.update(
             sasl_mechanism=settings.sasl_mechanism,
             sasl_plain_username=settings.sasl_username,
@@ -74,6 +91,7 @@ def faust_credentials(settings: Settings) -> CredentialsT | None:
     same aiokafka arguments for its consumer, producer and admin clients."""
     context = ssl_context(settings)
     if settings.uses_sasl:
+        _withhold_sasl_bytes_from_logs()
         return SASLCredentials(
             username=settings.sasl_username,
             password=settings.sasl_password,

@@ -28,8 +28,8 @@ def message_key(article: dict[str, Any]) -> bytes:
 async def produce(settings: Settings, articles: Iterable[dict[str, Any]]) -> list[bytes]:
     """Send raw articles to the raw topic; returns their keys once the broker has them all."""
     producer = AIOKafkaProducer(**producer_options(settings), linger_ms=5)
-    await producer.start()
     try:
+        await producer.start()  # in the try: a failed start still closes the client
         keys, pending = [], []
         for article in articles:
             key = message_key(article)
@@ -46,8 +46,8 @@ async def produce_raw(
 ) -> None:
     """Send (key, value) byte pairs as they are: for tests and for replays."""
     producer = AIOKafkaProducer(**producer_options(settings))
-    await producer.start()
     try:
+        await producer.start()  # in the try: a failed start still closes the client
         pending = [await producer.send(settings.topic_raw, value, key=key) for key, value in values]
         await asyncio.gather(*pending)
     finally:

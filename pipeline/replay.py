@@ -125,8 +125,8 @@ async def replay(
     if dry_run:
         return report
     producer = AIOKafkaProducer(**producer_options(settings))
-    await producer.start()
     try:
+        await producer.start()  # in the try: a failed start still closes the client
         for restored, origin in chooser.chosen:
             await producer.send_and_wait(
                 restored.topic,

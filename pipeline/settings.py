@@ -95,9 +95,22 @@ class Settings:
     )
     stages: tuple[str, ...] = _setting(
         STAGES,
-        "Stages a worker runs (comma-separated).",
+        "Stages a worker runs (comma-separated); unset: every stage, plugins and sinks included.",
         group=GENERAL,
         metavar="STAGE,...",
+    )
+    plugins: tuple[str, ...] = _setting(
+        (),
+        "Plugin stages (entry points of `wirestream.stages`) run after classify, in this order, "
+        "before the enriched topic.",
+        group=GENERAL,
+        metavar="NAME,...",
+    )
+    sinks: tuple[str, ...] = _setting(
+        (),
+        "Plugin stages that read the enriched topic and publish nothing but dead letters.",
+        group=GENERAL,
+        metavar="NAME,...",
     )
     topic_raw: str = _setting(
         "articles.raw", "Topic producers write raw articles to.", group=TOPICS, metavar="TOPIC"
@@ -425,6 +438,10 @@ class Settings:
                     values[name] = (
                         _coerce(name, hints[name], value) if isinstance(value, str) else value
                     )
+            if "stages" not in values:  # every stage, the plugins' included
+                values["stages"] = (
+                    STAGES + tuple(values.get("plugins", ())) + tuple(values.get("sinks", ()))
+                )
             settings = cls(**values)
             settings.validate()
         except SettingsError as exc:
@@ -442,9 +459,15 @@ class Settings:
     def validate(self) -> None:
         for f in dataclasses.fields(self):
             _check_field(f.name, getattr(self, f.name), f.metadata)
-        unknown = set(self.stages) - set(STAGES)
+        named = STAGES + self.plugins + self.sinks
+        if len(set(named)) != len(named):
+            raise SettingsError(
+                "plugins and sinks must be distinct and not named like a built-in stage",
+                ("plugins", "sinks"),
+            )
+        unknown = set(self.stages) - set(named)
         if unknown or not self.stages:
-            wanted, got = ",".join(STAGES), ",".join(self.stages)
+            wanted, got = ",".join(named), ",".join(self.stages)
             raise SettingsError(
                 f"stages must be a non-empty subset of {wanted}; got {got}", ("stages",)
             )
@@ -540,11 +563,18 @@ class Settings:
         return f"{self.app_prefix}-{stage}"
 
     @property
+    def plugin_topics(self) -> tuple[str, ...]:
+        """The input topic of each plugin stage: ``<enriched topic>.<plugin>``, where the stage
+        before it (classify, or the plugin before) writes."""
+        return tuple(f"{self.topic_enriched}.{name}" for name in self.plugins)
+
+    @property
     def pipeline_topics(self) -> tuple[str, ...]:
         return (
             self.topic_raw,
             self.topic_clean,
             self.topic_entities,
+            *self.plugin_topics,
             self.topic_enriched,
             self.topic_dlq,
         )

@@ -7,8 +7,9 @@ control and bidi characters, emoji floods. ``raw_cases()`` are messages for the 
 clean stage's input); ``event_cases()`` are messages for the topics between stages (the NER and
 classify stages' input), which a misbehaving producer could write to as well.
 
-Each case says which outcomes are acceptable: ``ARTICLE`` (the stage emits an article) and/or
-dead-letter reason codes. Cases that the stage may either clean or reject list both.
+Each case pins the one outcome a stage gives it: ``ARTICLE`` (the stage emits an article) or a
+dead-letter reason code. Where the NER and classify stages differ on an event, the case says so
+per stage.
 """
 
 from __future__ import annotations
@@ -40,24 +41,17 @@ _WORDS = [
 
 @dataclass(frozen=True, slots=True)
 class Case:
-    """One hostile message and the outcomes a stage may give it."""
+    """One hostile message and the outcome a stage gives it."""
 
     name: str
     value: bytes | None
-    expect: frozenset[str]
+    expect: str
     key: bytes | None = b"hostile"
-    tags: tuple[str, ...] = field(default=())
+    # (stage, outcome) for a stage whose outcome differs from ``expect``.
+    by_stage: tuple[tuple[str, str], ...] = field(default=())
 
-    def accepts(self, outcome: str) -> bool:
-        return outcome in self.expect
-
-
-def _either(*outcomes: str) -> frozenset[str]:
-    return frozenset(outcomes)
-
-
-ANY_REJECTION = _either(*(reason.value for reason in Reason))
-CLEANED = _either(ARTICLE, Reason.EMPTY_BODY)
+    def expected(self, stage: str) -> str:
+        return dict(self.by_stage).get(stage, self.expect)
 
 
 def _article(body: object, **fields: object) -> bytes:
@@ -72,56 +66,47 @@ def _article(body: object, **fields: object) -> bytes:
 def _random_bytes(rng: random.Random) -> Iterator[Case]:
     for size in (0, 1, 2, 3, 5, 8, 13, 31, 64, 100, 255, 512, 1000, 4096, 16384, 65536):
         data = rng.randbytes(size)
-        yield Case(f"random-bytes-{size}", data, _either(Reason.NOT_UTF8, Reason.INVALID_JSON))
+        # Seeded: every draw is invalid UTF-8 except the empty one, which is not JSON.
+        outcome = Reason.NOT_UTF8 if size else Reason.INVALID_JSON
+        yield Case(f"random-bytes-{size}", data, outcome)
     for n in range(12):
         size = rng.randrange(1, 3000)
         data = b"{" + rng.randbytes(size)
-        yield Case(f"random-after-brace-{n}", data, _either(Reason.NOT_UTF8, Reason.INVALID_JSON))
+        yield Case(f"random-after-brace-{n}", data, Reason.NOT_UTF8)
     for n in range(10):
         text = "".join(
             rng.choice('{}[]":,0123456789abc \n\\') for _ in range(rng.randrange(1, 400))
         )
-        yield Case(
-            f"json-punctuation-noise-{n}",
-            text.encode(),
-            _either(Reason.INVALID_JSON, Reason.SCHEMA_VIOLATION, ARTICLE, Reason.EMPTY_BODY),
-        )
+        yield Case(f"json-punctuation-noise-{n}", text.encode(), Reason.INVALID_JSON)
 
 
 def _truncated_json() -> Iterator[Case]:
     whole = _article(_STORY, url="https://news.example/ships", metadata={"desk": ["port", 1]})
     for n in range(24):
         cut = (len(whole) * n) // 24
-        yield Case(f"truncated-json-at-{cut}", whole[:cut], _either(Reason.INVALID_JSON))
+        yield Case(f"truncated-json-at-{cut}", whole[:cut], Reason.INVALID_JSON)
 
 
 def _nesting() -> Iterator[Case]:
     for depth in (10, 100, 1000, 10_000, 100_000):
-        yield Case(
-            f"nested-arrays-{depth}",
-            b"[" * depth + b"]" * depth,
-            _either(Reason.INVALID_JSON, Reason.SCHEMA_VIOLATION),
-        )
-        yield Case(
-            f"nested-objects-{depth}",
-            b'{"a":' * depth + b"1" + b"}" * depth,
-            _either(Reason.INVALID_JSON, Reason.SCHEMA_VIOLATION),
-        )
-        yield Case(f"nested-arrays-unclosed-{depth}", b"[" * depth, _either(Reason.INVALID_JSON))
-    # Metadata is passed through untouched: deep but parseable nesting must not break the
-    # stage that serializes it again.
-    for depth in (50, 200, 300, 1000, 5000):
+        # The JSON parser reads up to 1,024 levels: within them, valid JSON but not an article.
+        outcome = Reason.SCHEMA_VIOLATION if depth <= 1024 else Reason.INVALID_JSON
+        yield Case(f"nested-arrays-{depth}", b"[" * depth + b"]" * depth, outcome)
+        yield Case(f"nested-objects-{depth}", b'{"a":' * depth + b"1" + b"}" * depth, outcome)
+        yield Case(f"nested-arrays-unclosed-{depth}", b"[" * depth, Reason.INVALID_JSON)
+    # Metadata is passed through untouched: nesting the JSON writer cannot write again (over
+    # 254 levels) is refused before any work, deeper than the parser reads is not JSON.
+    for depth, outcome in [
+        (50, ARTICLE), (200, ARTICLE), (300, Reason.SCHEMA_VIOLATION),
+        (1000, Reason.SCHEMA_VIOLATION), (5000, Reason.INVALID_JSON),
+    ]:  # fmt: skip
         nested = '{"m":' * depth + "1" + "}" * depth
-        value = b'{"body": "' + _STORY.encode() + b'", "metadata": ' + nested.encode() + b"}"
-        yield Case(
-            f"nested-metadata-{depth}",
-            value,
-            _either(ARTICLE, Reason.INVALID_JSON, Reason.SCHEMA_VIOLATION, Reason.UNDELIVERABLE),
-        )
+        value = b'{"body": ' + codec.dumps(_STORY) + b', "metadata": ' + nested.encode() + b"}"
+        yield Case(f"nested-metadata-{depth}", value, outcome)
 
 
 def _wrong_types() -> Iterator[Case]:
-    schema = _either(Reason.SCHEMA_VIOLATION)
+    schema = Reason.SCHEMA_VIOLATION
     for name, body in [
         ("number", 1), ("float", 1.5), ("true", True), ("null", None), ("list", ["a", "b"]),
         ("object", {"text": _STORY}), ("empty-list", []),
@@ -145,11 +130,11 @@ def _wrong_types() -> Iterator[Case]:
         ("empty-object", b"{}"), ("no-body", b'{"title": "Nothing else"}'),
     ]:  # fmt: skip
         yield Case(name, value, schema)
-    yield Case("unknown-fields-ignored", _article(_STORY, extra={"x": 1}, flag=True), CLEANED)
+    yield Case("unknown-fields-ignored", _article(_STORY, extra={"x": 1}, flag=True), ARTICLE)
 
 
 def _invalid_utf8() -> Iterator[Case]:
-    not_utf8 = _either(Reason.NOT_UTF8)
+    not_utf8 = Reason.NOT_UTF8
     prefix, suffix = b'{"body": "Harbour news ', b' and more."}'
     for name, raw in [
         ("latin1-e-acute", b"caf\xe9"), ("lone-continuation", b"\x80\x80"),
@@ -162,86 +147,89 @@ def _invalid_utf8() -> Iterator[Case]:
         yield Case(f"invalid-utf8-{name}", prefix + raw + suffix, not_utf8)
     yield Case("invalid-utf8-in-key", b'{"bo\xffdy": "x"}', not_utf8)
     yield Case("utf16-with-bom", '{"body": "UTF-16 text"}'.encode("utf-16"), not_utf8)
-    yield Case("utf32", '{"body": "UTF-32 text"}'.encode("utf-32"), _either(Reason.NOT_UTF8))
+    yield Case("utf32", '{"body": "UTF-32 text"}'.encode("utf-32"), not_utf8)
     yield Case("latin1-whole-doc", '{"body": "Zürich, Málaga"}'.encode("latin-1"), not_utf8)
     # Valid UTF-8 bytes, but JSON escapes for half a surrogate pair: not a Unicode string.
-    yield Case("escaped-lone-surrogate", b'{"body": "a \\ud800 b"}', _either(Reason.INVALID_JSON))
-    yield Case("escaped-low-surrogate", b'{"body": "\\udc00"}', _either(Reason.INVALID_JSON))
-    yield Case("escaped-surrogate-pair-ok", b'{"body": "Smile \\ud83d\\ude00 please"}', CLEANED)
-    yield Case(
-        "utf8-bom-prefix", b"\xef\xbb\xbf" + _article(_STORY), _either(Reason.INVALID_JSON, ARTICLE)
-    )
+    yield Case("escaped-lone-surrogate", b'{"body": "a \\ud800 b"}', Reason.INVALID_JSON)
+    yield Case("escaped-low-surrogate", b'{"body": "\\udc00"}', Reason.INVALID_JSON)
+    yield Case("escaped-surrogate-pair-ok", b'{"body": "Smile \\ud83d\\ude00 please"}', ARTICLE)
+    yield Case("utf8-bom-prefix", b"\xef\xbb\xbf" + _article(_STORY), Reason.INVALID_JSON)
 
 
 def _nul_bytes() -> Iterator[Case]:
-    yield Case("raw-nul-bytes", b"\x00" * 100, _either(Reason.INVALID_JSON))
-    yield Case("nul-then-json", b"\x00" + _article(_STORY), _either(Reason.INVALID_JSON))
-    yield Case("json-then-nul", _article(_STORY) + b"\x00", _either(Reason.INVALID_JSON))
-    yield Case("body-all-nul", _article("\x00" * 10_000), CLEANED)
-    yield Case("body-nul-between-words", _article(_STORY.replace(" ", "\x00")), CLEANED)
-    yield Case("body-nul-sprinkled", _article("\x00".join(_STORY)), CLEANED)
-    yield Case("title-with-nul", _article(_STORY, title="Ships\x00collide"), CLEANED)
-    yield Case("id-with-nul", _article(_STORY, id="id\x00with\x00nul"), CLEANED)
-    yield Case("html-with-nul", _article("<p>Ships\x00collide</p><p>\x00</p>"), CLEANED)
-    yield Case("nul-key", _article(_STORY), CLEANED, key=b"\x00\x00")
+    yield Case("raw-nul-bytes", b"\x00" * 100, Reason.INVALID_JSON)
+    yield Case("nul-then-json", b"\x00" + _article(_STORY), Reason.INVALID_JSON)
+    yield Case("json-then-nul", _article(_STORY) + b"\x00", Reason.INVALID_JSON)
+    yield Case("body-all-nul", _article("\x00" * 10_000), Reason.EMPTY_BODY)
+    yield Case("body-nul-between-words", _article(_STORY.replace(" ", "\x00")), ARTICLE)
+    yield Case("body-nul-sprinkled", _article("\x00".join(_STORY)), ARTICLE)
+    yield Case("title-with-nul", _article(_STORY, title="Ships\x00collide"), ARTICLE)
+    yield Case("id-with-nul", _article(_STORY, id="id\x00with\x00nul"), ARTICLE)
+    yield Case("html-with-nul", _article("<p>Ships\x00collide</p><p>\x00</p>"), ARTICLE)
+    yield Case("nul-key", _article(_STORY), ARTICLE, key=b"\x00\x00")
 
 
 def _sizes(max_body_bytes: int) -> Iterator[Case]:
-    yield Case("body-5-mb", _article("x" * (5 * MIB)), _either(Reason.TOO_LARGE))
-    yield Case("padding-5-mb", b" " * (5 * MIB) + _article(_STORY), _either(Reason.TOO_LARGE))
+    yield Case("body-5-mb", _article("x" * (5 * MIB)), Reason.TOO_LARGE)
+    yield Case("padding-5-mb", b" " * (5 * MIB) + _article(_STORY), Reason.TOO_LARGE)
     just_under = max_body_bytes - len(_article("")) - 16
-    yield Case("one-token-just-under-limit", _article("w" * just_under), CLEANED)
+    yield Case("one-token-just-under-limit", _article("w" * just_under), ARTICLE)
     words = " ".join(_WORDS)
     sentences = (words + ". ") * (just_under // (len(words) + 2))
-    yield Case("words-just-under-limit", _article(sentences), CLEANED | {Reason.TIMEOUT})
+    yield Case("words-just-under-limit", _article(sentences), ARTICLE)
     # A line break takes two bytes as a JSON escape.
-    yield Case(
-        "newlines-just-under-limit", _article("\n" * (just_under // 2)), _either(Reason.EMPTY_BODY)
-    )
-    yield Case("dots-just-under-limit", _article("." * just_under), CLEANED)
-    yield Case("tiny-paragraphs-200k", _article("a\n\n" * 200_000), CLEANED)
-    yield Case("whitespace-padding-500k", b" " * 500_000 + _article(_STORY), CLEANED)
-    yield Case("empty-value", b"", _either(Reason.INVALID_JSON))
-    yield Case("tombstone", None, _either(Reason.EMPTY_BODY))
-    yield Case("huge-key", _article(_STORY), CLEANED, key=b"k" * 100_000)
-    yield Case("no-key", _article(_STORY), CLEANED, key=None)
+    yield Case("newlines-just-under-limit", _article("\n" * (just_under // 2)), Reason.EMPTY_BODY)
+    yield Case("dots-just-under-limit", _article("." * just_under), ARTICLE)
+    yield Case("tiny-paragraphs-200k", _article("a\n\n" * 200_000), ARTICLE)
+    yield Case("whitespace-padding-500k", b" " * 500_000 + _article(_STORY), ARTICLE)
+    yield Case("empty-value", b"", Reason.INVALID_JSON)
+    yield Case("tombstone", None, Reason.EMPTY_BODY)
+    yield Case("huge-key", _article(_STORY), ARTICLE, key=b"k" * 100_000)
+    yield Case("no-key", _article(_STORY), ARTICLE, key=None)
 
 
 def _html() -> Iterator[Case]:
     depth = 100_000
-    for tag in ("b", "p", "li"):
+    # The HTML parser gives up past its depth limit: text under 100,000 open block or inline
+    # elements is lost (an empty body), except where the parser closes each <p> or <li> at the
+    # next one.
+    for tag, outcome in [("b", Reason.EMPTY_BODY), ("p", ARTICLE), ("li", ARTICLE)]:
         nested = f"<{tag}>" * depth + "Deep text." + f"</{tag}>" * depth
-        yield Case(f"html-nested-{tag}-{depth}", _article(nested), CLEANED)
-    for tag in ("div", "span", "table"):  # never closed: the parser closes them at the end
-        yield Case(f"html-open-{tag}-{depth}", _article(f"<{tag}>" * depth + "Deep."), CLEANED)
+        yield Case(f"html-nested-{tag}-{depth}", _article(nested), outcome)
+    for tag in ("div", "span", "table"):  # never closed
+        yield Case(
+            f"html-open-{tag}-{depth}", _article(f"<{tag}>" * depth + "Deep."), Reason.EMPTY_BODY
+        )
     yield Case(
         "html-page-nested-divs",
         _article("<!doctype html><html><body>" + "<div>" * depth + _STORY + "</body></html>"),
-        CLEANED,
+        Reason.EMPTY_BODY,
     )
-    yield Case("html-unclosed-p-100k", _article("<p>word " * depth), CLEANED)
-    yield Case("html-comment-unclosed", _article("<p>Start</p><!--" + "x" * 100_000), CLEANED)
-    yield Case("html-cdata-unclosed", _article("<p>a</p><![CDATA[" + "y" * 100_000), CLEANED)
+    yield Case("html-unclosed-p-100k", _article("<p>word " * depth), ARTICLE)
+    yield Case("html-comment-unclosed", _article("<p>Start</p><!--" + "x" * 100_000), ARTICLE)
+    yield Case("html-cdata-unclosed", _article("<p>a</p><![CDATA[" + "y" * 100_000), ARTICLE)
     yield Case(
         "html-script-500k",
         _article("<p>Story.</p><script>" + "v=1;" * 125_000 + "</script>"),
-        CLEANED,
+        ARTICLE,
     )
-    yield Case("html-entity-flood", _article("<p>" + "&amp;" * depth + "</p>"), CLEANED)
-    yield Case("html-numeric-entities", _article("<p>" + "&#128512;" * 50_000 + "</p>"), CLEANED)
+    yield Case("html-entity-flood", _article("<p>" + "&amp;" * depth + "</p>"), ARTICLE)
+    yield Case("html-numeric-entities", _article("<p>" + "&#128512;" * 50_000 + "</p>"), ARTICLE)
     yield Case(
-        "html-bad-entities", _article("<p>" + "&#0;&#xD800;&#99999999;" * 20_000 + "</p>"), CLEANED
+        "html-bad-entities", _article("<p>" + "&#0;&#xD800;&#99999999;" * 20_000 + "</p>"), ARTICLE
     )
-    yield Case("html-huge-attribute", _article('<p title="' + "a" * 500_000 + '">x</p>'), CLEANED)
-    yield Case("html-angle-brackets", _article("<<<<>>>>" * 50_000), CLEANED)
-    yield Case("html-only-lt", _article("<" * 300_000), CLEANED)
-    yield Case("html-tags-no-text", _article("<p></p>" * 50_000), _either(Reason.EMPTY_BODY))
+    yield Case(  # one letter of text
+        "html-huge-attribute", _article('<p title="' + "a" * 500_000 + '">x</p>'), Reason.EMPTY_BODY
+    )
+    yield Case("html-angle-brackets", _article("<<<<>>>>" * 50_000), ARTICLE)
+    yield Case("html-only-lt", _article("<" * 300_000), ARTICLE)
+    yield Case("html-tags-no-text", _article("<p></p>" * 50_000), Reason.EMPTY_BODY)
     yield Case(
-        "html-many-pages", _article("<html><body><p>Page.</p></body></html>" * 10_000), CLEANED
+        "html-many-pages", _article("<html><body><p>Page.</p></body></html>" * 10_000), ARTICLE
     )
-    yield Case("html-head-only", _article("<html><head><title>T</title></head></html>"), CLEANED)
-    yield Case("html-declared-plain", _article("<div>" * 1000, content_type="text/plain"), CLEANED)
-    yield Case("html-declared-html-no-tags", _article(_STORY, content_type="text/html"), CLEANED)
+    yield Case("html-head-only", _article("<html><head><title>T</title></head></html>"), ARTICLE)
+    yield Case("html-declared-plain", _article("<div>" * 1000, content_type="text/plain"), ARTICLE)
+    yield Case("html-declared-html-no-tags", _article(_STORY, content_type="text/html"), ARTICLE)
 
 
 def _regex_bait() -> Iterator[Case]:
@@ -278,11 +266,13 @@ def _regex_bait() -> Iterator[Case]:
         "hyphenated-breaks": "ab-\n" * 200_000,
         "lowercase-wraps": "word\nword\n" * 70_000,
     }
+    empty = {"html-starts", "title-separators"}  # nothing left once tags and spaces go
     for name, body in baits.items():
-        yield Case(f"regex-bait-{name}", _article(body), CLEANED | {Reason.TIMEOUT})
-    yield Case("regex-bait-title", _article(_STORY, title="x" + " " * 4000 + "| y"), CLEANED)
+        outcome = Reason.EMPTY_BODY if name in empty else ARTICLE
+        yield Case(f"regex-bait-{name}", _article(body), outcome)
+    yield Case("regex-bait-title", _article(_STORY, title="x" + " " * 4000 + "| y"), ARTICLE)
     yield Case(
-        "regex-bait-byline-paragraph", _article("By " + "Ann, " * 30 + "\n\n" + _STORY), CLEANED
+        "regex-bait-byline-paragraph", _article("By " + "Ann, " * 30 + "\n\n" + _STORY), ARTICLE
     )
 
 
@@ -312,8 +302,8 @@ def _control_and_bidi() -> Iterator[Case]:
         "interlinear-annotation": "\ufff9a\ufffab\ufffb" * 30_000,
     }
     for name, body in texts.items():
-        yield Case(f"control-{name}", _article(body), CLEANED)
-    yield Case("control-bidi-title", _article(_STORY, title="\u202eeltit desrever\u202c"), CLEANED)
+        yield Case(f"control-{name}", _article(body), ARTICLE)
+    yield Case("control-bidi-title", _article(_STORY, title="\u202eeltit desrever\u202c"), ARTICLE)
 
 
 def _emoji() -> Iterator[Case]:
@@ -327,8 +317,8 @@ def _emoji() -> Iterator[Case]:
         "in-story": _STORY.replace(" ", " 🚢 "),
     }
     for name, body in texts.items():
-        yield Case(f"emoji-{name}", _article(body), CLEANED)
-    yield Case("emoji-title-only", _article("⚓", title="🚢🚢🚢"), CLEANED)
+        yield Case(f"emoji-{name}", _article(body), ARTICLE)
+    yield Case("emoji-title-only", _article("⚓", title="🚢🚢🚢"), ARTICLE)
 
 
 def _odd_text(rng: random.Random) -> Iterator[Case]:
@@ -353,23 +343,19 @@ def _odd_text(rng: random.Random) -> Iterator[Case]:
         "all-caps-shouting": _STORY.upper() * 200,
     }
     for name, body in texts.items():
-        yield Case(f"odd-{name}", _article(body), CLEANED | {Reason.TIMEOUT})
+        yield Case(f"odd-{name}", _article(body), ARTICLE)
 
 
 def _json_oddities() -> Iterator[Case]:
-    invalid = _either(Reason.INVALID_JSON)
+    invalid = Reason.INVALID_JSON
     story = _STORY.replace("\n", "\\n").encode()
     yield Case("json-nan", b'{"body": "x", "metadata": {"n": NaN}}', invalid)
     yield Case("json-infinity", b'{"body": "x", "metadata": {"n": Infinity}}', invalid)
-    yield Case(
-        "json-huge-exponent",
-        b'{"body": "x", "metadata": {"n": 1e999999}}',
-        _either(Reason.INVALID_JSON, ARTICLE),
-    )
+    yield Case("json-huge-exponent", b'{"body": "x", "metadata": {"n": 1e999999}}', invalid)
     yield Case(
         "json-huge-integer", b'{"body": "x", "metadata": {"n": ' + b"9" * 5000 + b"}}", invalid
     )
-    yield Case("json-duplicate-keys", b'{"body": "first", "body": "' + story + b'"}', CLEANED)
+    yield Case("json-duplicate-keys", b'{"body": "first", "body": "' + story + b'"}', ARTICLE)
     yield Case("json-trailing-garbage", _article(_STORY) + b" trailing", invalid)
     yield Case("json-two-objects", _article(_STORY) + _article(_STORY), invalid)
     yield Case("json-comment", b'{"body": "x" /* note */}', invalid)
@@ -378,16 +364,16 @@ def _json_oddities() -> Iterator[Case]:
     yield Case(
         "json-escaped-everything",
         b'{"body": "' + b"".join(b"\\u%04x" % ord(c) for c in _STORY[:2000]) + b'"}',
-        CLEANED,
+        ARTICLE,
     )
     yield Case("json-bad-escape", b'{"body": "\\x41"}', invalid)
     yield Case("json-control-in-string", b'{"body": "a\x01b"}', invalid)
     yield Case(
         "json-many-keys",
         codec.dumps({"body": _STORY, "metadata": {f"k{i}": i for i in range(50_000)}}),
-        CLEANED,
+        ARTICLE,
     )
-    yield Case("json-long-key", codec.dumps({"body": _STORY, "k" * 200_000: 1}), CLEANED)
+    yield Case("json-long-key", codec.dumps({"body": _STORY, "k" * 200_000: 1}), ARTICLE)
 
 
 def raw_cases(max_body_bytes: int = MIB) -> list[Case]:
@@ -416,6 +402,17 @@ def raw_cases(max_body_bytes: int = MIB) -> list[Case]:
 # --- events between stages: the NER and classify stages' input --------------------------------
 
 
+# What NER gives the texts that are too much for it at full size (`make soak`), as measured on
+# the machine the README's figures come from: spaCy's tokenizer is quadratic on long runs
+# without spaces, and 100,000 one-letter lines outgrow the stage's memory limit.
+FULL_SIZE_NER = {
+    "emoji-flood": Reason.TIMEOUT,
+    "replacement-chars": Reason.TIMEOUT,
+    "text-just-under-spacy-limit": Reason.TIMEOUT,
+    "newlines": Reason.STAGE_ERROR,
+}
+
+
 def clean_event(text: str, **fields: object) -> bytes:
     """A clean-article event as the clean stage would write it, around any text."""
     article = Article(
@@ -442,7 +439,7 @@ def event_cases(scale: float = 1.0) -> list[Case]:
     def n(count: int) -> int:
         return max(int(count * scale), 1)
 
-    invalid = _either(Reason.INVALID_EVENT)
+    invalid = Reason.INVALID_EVENT
     cases: list[Case] = []
     for size in (0, 1, 17, 300, 5000):
         cases.append(Case(f"event-random-bytes-{size}", rng.randbytes(size), invalid))
@@ -463,10 +460,10 @@ def event_cases(scale: float = 1.0) -> list[Case]:
     ]:  # fmt: skip
         data = codec.loads(clean_event(_STORY))
         data.update(overrides)
-        # The stages check an event's structure, not every field's type (only Wirestream writes
-        # these topics): a wrong type may surface as an exception, dead-lettered as stage_error.
-        outcomes = invalid | {ARTICLE, Reason.STAGE_ERROR}
-        cases.append(Case(f"event-{name}", codec.dumps(data), outcomes))
+        # The stages check the type of every field they read before any work; fields they do
+        # not know are carried along.
+        outcome = ARTICLE if name == "unknown-field" else invalid
+        cases.append(Case(f"event-{name}", codec.dumps(data), outcome))
     texts = {
         "story": _STORY,
         "emoji-flood": "😀" * n(100_000),
@@ -487,19 +484,13 @@ def event_cases(scale: float = 1.0) -> list[Case]:
         "text-over-spacy-limit": "word " * 210_000,
     }
     for name, text in texts.items():
-        outcome = _either(ARTICLE, Reason.STAGE_ERROR, Reason.TIMEOUT, Reason.UNDELIVERABLE)
-        cases.append(Case(f"event-text-{name}", clean_event(text), outcome))
-    cases.append(
-        Case("event-unknown-language", clean_event(_STORY, language="tlh"), _either(ARTICLE))
-    )
-    cases.append(
-        Case("event-language-garbage", clean_event(_STORY, language="\x00" * 40), _either(ARTICLE))
-    )
-    cases.append(
-        Case(
-            "event-title-huge",
-            clean_event(_STORY, title="T" * 100_000),
-            _either(ARTICLE, Reason.STAGE_ERROR, Reason.TIMEOUT),
-        )
-    )
+        by_stage = ()
+        if name == "text-over-spacy-limit":  # spaCy refuses texts over its length limit
+            by_stage = (("ner", Reason.STAGE_ERROR),)
+        elif scale == 1.0 and name in FULL_SIZE_NER:
+            by_stage = (("ner", FULL_SIZE_NER[name]),)
+        cases.append(Case(f"event-text-{name}", clean_event(text), ARTICLE, by_stage=by_stage))
+    cases.append(Case("event-unknown-language", clean_event(_STORY, language="tlh"), ARTICLE))
+    cases.append(Case("event-language-garbage", clean_event(_STORY, language="\x00" * 40), ARTICLE))
+    cases.append(Case("event-title-huge", clean_event(_STORY, title="T" * 100_000), ARTICLE))
     return cases

@@ -4,6 +4,7 @@ where Java or Maven is missing (the Kafka test suite fails with it, it never ski
 from __future__ import annotations
 
 import shutil
+import signal
 
 import pytest
 
@@ -63,3 +64,21 @@ def test_without_java_or_maven_starting_fails_saying_what_is_missing(
     )
     with pytest.raises(KafkaUnavailable, match=f"{missing} is not installed"):
         KafkaCluster(1, home=tmp_path / "home").start()
+
+
+def test_a_node_restarted_in_a_recorded_cluster_is_recorded_with_its_new_process(tmp_path):
+    cluster = KafkaCluster(1, home=tmp_path / "home", libs=tmp_path / "libs")
+    cluster.nodes[0].home.mkdir(parents=True)
+    cluster.save(tmp_path / "state")
+    loaded = KafkaCluster.load(tmp_path / "state")
+    assert loaded is not None
+    loaded._java = lambda *_: ["sleep", "30"]  # a stand-in process: only its pid matters here
+    node = loaded.nodes[0]
+    loaded.start_node(node)
+    try:
+        again = KafkaCluster.load(tmp_path / "state")
+        assert again is not None and again.nodes[0].pid == node.pid is not None
+        assert again.nodes[0].alive()
+    finally:
+        node.signal(signal.SIGKILL)
+        node.wait(5)

@@ -42,3 +42,11 @@ def test_article_events_with_fields_of_the_wrong_type_are_rejected(clean_article
         assert isinstance(rejection, Rejection), field
         assert rejection.reason == Reason.INVALID_EVENT
         assert field in rejection.error
+
+
+def test_article_events_whose_received_at_is_not_a_time_are_rejected(clean_article_bytes):
+    event = {**codec.loads(clean_article_bytes), "received_at": "yesterday"}
+    rejection = decode_article(Incoming(value=codec.dumps(event)))
+    assert isinstance(rejection, Rejection)
+    assert rejection.reason == Reason.INVALID_EVENT
+    assert "received_at" in rejection.error and "yesterday" in rejection.error

@@ -1,6 +1,6 @@
 """The hostile corpus through the real stages, each in its own process as a worker runs it:
-every case ends as exactly one result it is allowed to end as, none needs the time limit, and
-no stage process dies."""
+every case ends as exactly the one result it is pinned to, none needs the time limit, and no
+stage process dies."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from tests.e2e.accounting import SOAK
 from tests.hostile import ARTICLE, Case, event_cases, raw_cases
 
 BATCH = 16
+CI_TIME_LIMIT = 90.0
 
 
 def test_the_corpus_is_large_and_covers_every_kind_of_hostility():
@@ -63,7 +64,7 @@ async def run_corpus(settings, stage_name: str, cases: Sequence[Case]) -> Counte
             assert len(results) == len(chunk), "one result per message"
             for case, result in zip(chunk, results, strict=True):
                 outcome = result.reason if isinstance(result, DeadLetter) else ARTICLE
-                assert case.accepts(outcome), (
+                assert outcome == case.expected(stage_name), (
                     f"{case.name}: {outcome} ({getattr(result, 'error', '')[:200]})"
                 )
                 if isinstance(result, DeadLetter):
@@ -75,7 +76,15 @@ async def run_corpus(settings, stage_name: str, cases: Sequence[Case]) -> Counte
     return outcomes
 
 
+def limits(settings):
+    """`make soak` keeps the default time limit, under which its figures are measured (and
+    which `make bench-hostile` reports against); CI, on a shared machine, allows a batch of
+    heavy cases enough time that only work that never ends meets the limit."""
+    return settings if SOAK else settings.replace(article_timeout=CI_TIME_LIMIT)
+
+
 async def test_hostile_raw_messages_through_the_clean_stage(settings):
+    settings = limits(settings)
     outcomes = await run_corpus(settings, "clean", raw_cases(settings.max_body_bytes))
     assert outcomes[ARTICLE] > 50 and outcomes[Reason.TOO_LARGE] >= 2
     # Every case within the time limit, and the stage's process never died.
@@ -85,9 +94,11 @@ async def test_hostile_raw_messages_through_the_clean_stage(settings):
 
 @pytest.mark.parametrize("stage_name", ["ner", "classify"])
 async def test_hostile_events_through_the_ner_and_classify_stages(settings, stage_name):
-    # Full size in `make soak`, where emoji floods meet NER's time limit (and restart its
-    # process); CI shrinks the long texts.
-    outcomes = await run_corpus(settings, stage_name, event_cases(scale=1.0 if SOAK else 0.05))
+    # Full size in `make soak`, where the texts in FULL_SIZE_NER are too much for NER (and
+    # restart its process); CI shrinks the long texts.
+    outcomes = await run_corpus(
+        limits(settings), stage_name, event_cases(scale=1.0 if SOAK else 0.05)
+    )
     assert outcomes[Reason.INVALID_EVENT] >= 10 and outcomes[ARTICLE] >= 10
     if not SOAK:
         assert outcomes["restarts"] == 0 and Reason.TIMEOUT not in outcomes

@@ -4,13 +4,18 @@ and nothing from the wire is unpickled or evaluated."""
 from __future__ import annotations
 
 import ast
+import asyncio
+import contextlib
 import logging
 import shutil
 import ssl
+import struct
 import subprocess
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError
 from click.testing import CliRunner
 from faust.auth import SASLCredentials, SSLCredentials
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
@@ -135,7 +140,60 @@ def test_stage_processes_get_no_settings_in_their_environment(settings, monkeypa
     assert env["UNRELATED_VARIABLE"] == "kept"
 
 
-def test_building_and_logging_the_clients_never_writes_the_password(settings, caplog):
+class SaslListener:
+    """Just enough of a Kafka broker for a client to authenticate with SASL/PLAIN: it answers
+    ApiVersions and SaslHandshake, keeps the authentication bytes, then hangs up."""
+
+    APIS = [(18, 0, 0), (17, 0, 1), (36, 0, 0), (3, 0, 1)]  # (api key, min, max version)
+
+    def __init__(self) -> None:
+        self.auth_bytes = b""
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                (size,) = struct.unpack(">i", await reader.readexactly(4))
+                request = await reader.readexactly(size)
+                api_key, _, correlation = struct.unpack(">hhi", request[:8])
+                if api_key == 18:  # ApiVersions
+                    body = struct.pack(">hi", 0, len(self.APIS))
+                    body += b"".join(struct.pack(">hhh", *api) for api in self.APIS)
+                elif api_key == 17:  # SaslHandshake
+                    body = struct.pack(">hih", 0, 1, 5) + b"PLAIN"
+                else:  # SaslAuthenticate
+                    self.auth_bytes = request
+                    break
+                reply = struct.pack(">i", correlation) + body
+                writer.write(struct.pack(">i", len(reply)) + reply)
+                await writer.drain()
+        writer.close()
+
+
+async def test_a_client_authenticating_never_writes_the_password_to_the_log(settings, caplog):
+    caplog.set_level(logging.DEBUG)
+    listener = SaslListener()
+    server = await asyncio.start_server(listener.serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    configured = secured(
+        settings,
+        broker=f"kafka://127.0.0.1:{port}",
+        security_protocol="SASL_PLAINTEXT",
+        sasl_mechanism="PLAIN",
+    )
+    producer = AIOKafkaProducer(**client_options(configured), request_timeout_ms=5000)
+    try:
+        with pytest.raises(KafkaConnectionError):  # the listener hangs up after the password
+            await producer.start()
+    finally:
+        await producer.stop()
+        server.close()
+        await server.wait_closed()
+    assert SECRET.encode() in listener.auth_bytes  # the client did authenticate with it
+    assert "SaslHandShake" in caplog.text  # aiokafka's debug log of each request was on
+    assert SECRET not in caplog.text
+
+
+def test_building_and_logging_the_stage_apps_never_writes_the_password(settings, caplog):
     caplog.set_level(logging.DEBUG)
     configured = secured(settings, security_protocol="SASL_PLAINTEXT")
     stage_app = build_app(configured, MisbehavingStage(), CollectorRegistry())

@@ -69,4 +69,4 @@ async def test_stage_processes_check_their_output_when_asked(settings, mode, rea
         results = [r.decode() for r in await stage.process([message(0)], time_limit=30)]
     finally:
         stage.close()
-    assert [r.reason for r in results if isinstance(r, DeadLetter)] == reasons
+    assert [r.summary.dead_letter for r in results if r.is_dead_letter] == reasons

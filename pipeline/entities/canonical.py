@@ -14,9 +14,10 @@ Pure functions over plain data (text, title, entity spans), so they can be teste
 from __future__ import annotations
 
 import bisect
+import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
@@ -45,8 +46,14 @@ MIN_FUZZY_LENGTH = 5
 
 # Salience weights; they sum to 1 so the score stays in 0..1.
 SALIENCE_WEIGHTS = {"count": 0.4, "title": 0.25, "position": 0.15, "spread": 0.2}
+# Nationalities and religions mostly modify what a story is about (`Saudi officials`): their
+# salience is scaled down.
+LABEL_SALIENCE = {"NORP": 0.5}
 _HONORIFICS = frozenset({"mr", "mrs", "ms", "miss", "dr", "prof", "sir", "dame", "lord", "lady"})
 _HONORIFIC = re.compile(rf"^(?:{'|'.join(sorted(_HONORIFICS))})\s+")
+# A picture's credit: `Image: Nick Moreau`, `Photo: AP`.
+_CREDIT = re.compile(r"\b(?:Image|Photo|Photograph|Picture|Credit)s?\s*:")
+_LINE = re.compile(r"[^\n]+")
 _ACRONYM_SKIP = frozenset({"of", "the", "and", "for", "in", "on", "de", "&"})
 _WORD = re.compile(r"\S+")
 _WORD_CHARS = re.compile(r"\w+")
@@ -306,7 +313,27 @@ def _join_variants(clusters: list[_Cluster]) -> list[_Cluster]:
             )
             if similar or _is_acronym_of(clusters[i], b) or _is_acronym_of(clusters[j], a):
                 joined.union(i, j)
+    for short, long in _short_forms(keys, labels):
+        joined.union(short, long)
     return _merge(clusters, joined, {})
+
+
+def _short_forms(keys: list[str], labels: list[str]) -> Iterator[tuple[int, int]]:
+    """(short, long) pairs: the first or last word of an organisation named `X of Y` names it
+    alone (`the Church`, `Scientology` for `Church of Scientology`) when it is the only such
+    organisation of the article with that word."""
+    long_names: dict[str, list[int]] = {}
+    for i, key in enumerate(keys):
+        words = key.split()
+        if labels[i] == "ORG" and len(words) >= 3 and "of" in words[1:-1]:
+            for word in {words[0], words[-1]}:
+                long_names.setdefault(word, []).append(i)
+    if not long_names:
+        return
+    for i, key in enumerate(keys):
+        found = long_names.get(key, []) if labels[i] == "ORG" else []
+        if len(found) == 1:
+            yield i, found[0]
 
 
 def _main_key(cluster: _Cluster) -> str:
@@ -335,7 +362,19 @@ def _display_name(cluster: _Cluster, label: str) -> str:
             forms,
             key=lambda f: (is_full_name(f), len(_person_key(f).split()), forms[f], -first[f]),
         )
-    return max(forms, key=lambda f: (forms[f], -first[f]))
+    # `Church of Scientology` names the entity better than `the Church`, however often used.
+    return max(forms, key=lambda f: (not _is_short_form(f, forms), forms[f], -first[f]))
+
+
+def _is_short_form(form: str, forms: Iterable[str]) -> bool:
+    """Whether ``form`` is the first or last word of another form named `X of Y`."""
+    if " " in form:
+        return False
+    for other in forms:
+        words = other.split()
+        if len(words) >= 3 and "of" in words[1:-1] and form in (words[0], words[-1]):
+            return True
+    return False
 
 
 def _role_before(text: str, start: int, titles: Titles, modifiers: Sequence[Span]) -> str | None:
@@ -485,6 +524,7 @@ def canonicalize(
     shouted = bool(title) and title.isupper()
     title_words = _words((title.casefold() if shouted else title) if title else "")
     paragraph_starts = _paragraph_starts(text)
+    captions = _caption_lines(text)
     built = []
     for i, cluster in enumerate(clusters):
         name = _display_name(cluster, labels[i])
@@ -493,27 +533,55 @@ def canonicalize(
             + [Mention(m.start, m.end, m.text, "role") for m in role_spans.get(i, [])],
             key=lambda m: m.start,
         )
-        sections = {_section(paragraph_starts, m.start) for m in mentions}
-        built.append((cluster, name, labels[i], mentions, len(sections) / len(paragraph_starts)))
-    max_count = max((len(b[3]) for b in built), default=1)
+        in_title = _in_title(title_words, shouted, cluster, name, labels[i])
+        counted = [m.start for m in mentions if not _in_ranges(captions, m.start)]
+        built.append(_Built(name, labels[i], mentions, in_title, counted))
+    max_count = max((len(b.counted) for b in built), default=1)
     entities = []
-    for cluster, name, label, mentions, spread in built:
-        in_title = _in_title(title_words, shouted, cluster, name, label)
+    for b in built:
+        counted = b.counted or [len(text)]
+        spread = len({_section(paragraph_starts, s) for s in counted}) / len(paragraph_starts)
+        score = salience(len(b.counted), max_count, min(counted), len(text), b.in_title, spread)
+        score = round(score * LABEL_SALIENCE.get(b.label, 1.0), 4)
         entities.append(
             Entity(
-                name=name,
-                label=label,
-                count=len(mentions),
-                mentions=mentions,
-                first_offset=mentions[0].start,
-                in_title=in_title,
-                salience=salience(
-                    len(mentions), max_count, mentions[0].start, len(text), in_title, spread
-                ),
+                name=b.name,
+                label=b.label,
+                count=len(b.mentions),
+                mentions=b.mentions,
+                first_offset=b.mentions[0].start,
+                in_title=b.in_title,
+                salience=score,
             )
         )
     entities.sort(key=lambda e: (-e.salience, e.first_offset))
     return entities
+
+
+@dataclass(slots=True)
+class _Built:
+    """An entity as salience sees it: ``counted`` holds the starts of the mentions that count
+    (not those in picture captions and credits)."""
+
+    name: str
+    label: str
+    mentions: list[Mention]
+    in_title: bool
+    counted: list[int]
+
+
+def _caption_lines(text: str) -> list[tuple[int, int]]:
+    """Lines holding a picture's caption or credit (`... Image: Nick Moreau.`): the people and
+    places in them are the picture's, not the story's."""
+    if not _CREDIT.search(text):
+        return []
+    return [(m.start(), m.end()) for m in _LINE.finditer(text) if _CREDIT.search(m.group())]
+
+
+def _in_ranges(ranges: list[tuple[int, int]], offset: int) -> bool:
+    """Whether ``offset`` falls in one of ``ranges`` (sorted, not overlapping)."""
+    i = bisect.bisect_right(ranges, (offset, math.inf)) - 1
+    return i >= 0 and ranges[i][0] <= offset < ranges[i][1]
 
 
 def _section(starts: list[int], offset: int) -> int:

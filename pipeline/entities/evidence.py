@@ -32,6 +32,8 @@ SHIPPED_CUES = DATA_DIR / "label_cues.json"
 # The smallest cities kept: towns below it share too many names with people and words.
 CITIES_FILE = "cities15000.json"
 MAJOR_CITY = 100_000
+# Nations GeoNames files under the United Kingdom, which news (and sport) names as countries.
+UK_NATIONS = ("England", "Scotland", "Wales", "Northern Ireland", "Britain", "Great Britain")
 
 fold = plain_key
 
@@ -91,6 +93,9 @@ class LabelCues:
     locative_prepositions: frozenset[str]
     shared_prepositions: frozenset[str]
     fixture_prepositions: frozenset[str]
+    legal_forms: frozenset[str]
+    club_words_before: frozenset[str]
+    club_words_after: frozenset[str]
 
     def kind_word(self, word: str) -> str | None:
         """The label a cue word gives a name that contains it, if it is one."""
@@ -118,6 +123,7 @@ def load_gazetteer() -> Gazetteer:
     for kind, file in (("us_state", "us_states"), ("continent", "continents")):
         kinds.update(dict.fromkeys(map(fold, _names_in(data / f"{file}.json")), kind))
     kinds.update(dict.fromkeys(map(fold, _names_in(data / "countries.json")), "country"))
+    kinds.update(dict.fromkeys(map(fold, UK_NATIONS), "country"))
     kinds.pop("", None)
     return Gazetteer(kinds=kinds, major_cities=major)
 
@@ -214,4 +220,7 @@ def load_cues(path: Path | None = None) -> LabelCues:
         locative_prepositions=words("locative_prepositions"),
         shared_prepositions=words("shared_prepositions"),
         fixture_prepositions=words("fixture_prepositions"),
+        legal_forms=words("legal_forms"),
+        club_words_before=words("club_words_before"),
+        club_words_after=words("club_words_after"),
     )

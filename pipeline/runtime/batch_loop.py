@@ -132,7 +132,7 @@ class BatchLoop:
     settings: Settings
     process: Callable[[Sequence[Incoming]], Awaitable[list[Encoded]]]
     delivery: Delivery
-    articles_to: faust.TopicT
+    articles_to: faust.TopicT | None  # None for a sink stage
     after: Callable[[int, Sequence[Encoded], float], None]
     also: Callable[[], Awaitable[None]] | None = None
     on_fatal: Callable[[faust.App, str, BaseException | None], Awaitable[None]] = field(

@@ -78,11 +78,14 @@ class Delivery:
             raise ResultTooLarge(f"result of {size} bytes; max_message_bytes is {self.max_bytes}")
         return _Outgoing(result, articles_to)
 
-    async def send(self, results: Sequence[Encoded], articles_to: faust.TopicT) -> None:
+    async def send(self, results: Sequence[Encoded], articles_to: faust.TopicT | None) -> None:
         """Return once the broker has every result. Raise ``Undeliverable`` after delivering
-        all the others if some were refused for good, or ``DeliveryTimedOut``."""
+        all the others if some were refused for good, or ``DeliveryTimedOut``. Without
+        ``articles_to`` (a sink stage, which keeps its articles) only dead letters are sent."""
         pending, refused = [], []
         for result in results:
+            if articles_to is None and not result.is_dead_letter:
+                continue
             try:
                 pending.append(self._outgoing(result, articles_to))
             except ResultTooLarge as exc:

@@ -38,7 +38,7 @@ class StageApp:
     agent: faust.types.AgentT
     runner: StageRunner
     metrics: StageMetrics
-    sink: faust.TopicT  # where the stage agent sends articles (the dedup topic for clean)
+    sink: faust.TopicT | None  # where the agent sends articles (the dedup topic for clean)
     dead_letters: faust.TopicT
     delivery: Delivery
     loop: BatchLoop
@@ -81,7 +81,8 @@ def build_app(
         )
 
     source = topic(input_topic(settings, processor.name))
-    sink = topic(output_topic(settings, processor.name))
+    articles_to = output_topic(settings, processor.name)
+    sink = topic(articles_to) if articles_to is not None else None  # a sink stage publishes none
     dead_letters = topic(settings.topic_dlq)
     delivery = Delivery(dead_letters, settings)
     observer = observe_stage(app, processor, source, metrics, registry)  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import glob
 import logging
 import os
 import platform
@@ -19,7 +20,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -33,6 +34,7 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
+from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from pipeline import __version__, codec
@@ -50,6 +52,22 @@ BACKOFF_RESET_AFTER = 60.0
 # A stage that dies this many times in a row without ever becoming ready is misconfigured
 # (bad model path, unreachable broker): give up rather than spin.
 MAX_FAILED_STARTS = 3
+
+
+class StageMetrics(MultiProcessCollector):
+    """The stage processes' metric files, combined; a file a starting process has created but
+    not yet sized is left out (prometheus_client cannot read an empty file)."""
+
+    def collect(self) -> Iterable[Metric]:
+        files = glob.glob(os.path.join(self._path, "*.db"))
+        return self.merge([f for f in files if _has_data(f)], accumulate=True)
+
+
+def _has_data(path: str) -> bool:
+    try:
+        return os.path.getsize(path) > 0
+    except OSError:  # gone: a dead process's gauge file removed meanwhile
+        return False
 
 
 @dataclass
@@ -81,7 +99,7 @@ class Supervisor:
         self.stages = {name: StageProcess(name) for name in settings.stages}
         self.metrics_dir = Path(tempfile.mkdtemp(prefix="wirestream-metrics-"))
         self.registry = CollectorRegistry()
-        self._stage_metrics = MultiProcessCollector(self.registry, path=str(self.metrics_dir))
+        self._stage_metrics = StageMetrics(self.registry, path=str(self.metrics_dir))
         self.restarts = Counter(
             "wirestream_stage_restarts",
             "Stage processes restarted by the supervisor after they exited.",

@@ -109,6 +109,10 @@ def parse_raw(payload: bytes | None, max_bytes: int) -> RawArticle | Rejection:
     problems = schemas.errors("raw-article", data)
     if problems:
         return Rejection(Reason.SCHEMA_VIOLATION, "; ".join(problems[:5]))
+    try:
+        codec.dumps(data.get("metadata"))  # passed on untouched, so it must serialize again
+    except TypeError as exc:  # nested deeper than the encoder goes
+        return Rejection(Reason.SCHEMA_VIOLATION, f"metadata cannot be written again: {exc}")
     return RawArticle.from_dict(data)
 
 

@@ -105,6 +105,31 @@ def evaluate(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Returned:
+    """What the classify stage returns at ``threshold`` (every topic scoring at least it):
+    how often the source's one label is among those topics, and how many topics come back."""
+
+    threshold: float
+    label_returned: float
+    mean_topics: float
+    none_returned: float
+
+
+def evaluate_returned(
+    model: TopicModel, texts: Sequence[str], gold: Sequence[str], threshold: float
+) -> Returned:
+    codes = list(model.taxonomy.codes)
+    returned = model.probabilities(texts) >= threshold
+    gold_columns = np.array([codes.index(g) for g in gold])
+    return Returned(
+        threshold=threshold,
+        label_returned=float(returned[np.arange(len(gold)), gold_columns].mean()),
+        mean_topics=float(returned.sum(axis=1).mean()),
+        none_returned=float((~returned.any(axis=1)).mean()),
+    )
+
+
 def format_evaluation(evaluation: Evaluation) -> str:
     """A plain-text report: headline figures, per-class table, confusion matrix (rows = gold)."""
     lines = [

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -138,6 +138,16 @@ async def settle(settings: Settings, expected: set[str], timeout: float) -> None
                 return
 
 
+async def enriched(settings: Settings, wanted: set[str], timeout: float) -> None:
+    """Until every one of ``wanted`` has an enriched event (earlier dead letters do not count)."""
+    ledger = Ledger(wanted)
+    async with asyncio.timeout(timeout):
+        async for record in read_topics(settings, [settings.topic_enriched]):
+            ledger.add(record.topic, settings, record.key, record.value)
+            if set(ledger.event_ids) >= wanted:
+                return
+
+
 async def count(settings: Settings, expected: set[str]) -> Ledger:
     """Every copy on the output topics, once the pipeline is quiet."""
     ledger = Ledger(expected)
@@ -169,11 +179,14 @@ def worker_environment(settings: Settings) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def worker_command(settings: Settings, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """`wirestream worker` as its own process; killed at the end if still running."""
+def worker_command(
+    settings: Settings, log: Path, prefix: Sequence[str] = ()
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`wirestream worker` as its own process (run through ``prefix``, e.g. `ip netns exec`,
+    which execs it in place); killed at the end if still running."""
     with log.open("ab") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "pipeline", "worker"],
+            [*prefix, sys.executable, "-m", "pipeline", "worker"],
             env=worker_environment(settings),
             stdout=output,
             stderr=output,
@@ -200,10 +213,23 @@ async def wait_ready(settings: Settings, process: subprocess.Popen[bytes], timeo
             await asyncio.sleep(0.3)
 
 
+def parent_pid(pid: int) -> int | None:
+    """From /proc/PID/stat: the field after the state, past the name (which may hold spaces)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # gone meanwhile
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
 def stage_pids(worker_pid: int) -> list[int]:
-    """The stage processes of a worker (its children), from /proc."""
-    children = Path(f"/proc/{worker_pid}/task/{worker_pid}/children")
-    return [int(pid) for pid in children.read_text().split()] if children.exists() else []
+    """The live child processes of ``worker_pid`` (a worker's stage processes, or a stage
+    process's code process), from every process's /proc/PID/stat; never empty."""
+    pids = [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+    assert pids, "no /proc to find child processes in"
+    children = sorted(pid for pid in pids if parent_pid(pid) == worker_pid and alive(pid))
+    assert children, f"process {worker_pid} has no child processes"
+    return children
 
 
 def alive(pid: int) -> bool:

@@ -81,6 +81,14 @@ def _kafka_cluster() -> Iterator[BrokerUnderTest]:
 
 
 @pytest.fixture
+def cluster(broker: BrokerUnderTest) -> KafkaCluster:
+    """The Apache Kafka cluster, for tests of what only a cluster has (brokers to fail)."""
+    if broker.cluster is None:
+        pytest.skip("needs an Apache Kafka cluster: pytest --broker kafka (make test-kafka)")
+    return broker.cluster
+
+
+@pytest.fixture
 def e2e_settings(settings: Settings, broker: BrokerUnderTest) -> Settings:
     return broker.settings_for(settings)
 

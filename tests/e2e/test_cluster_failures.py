@@ -38,13 +38,6 @@ RATE = 40.0  # articles produced per second
 SETTLE_TIMEOUT = 900.0 if SOAK else 300.0
 
 
-@pytest.fixture
-def cluster(broker) -> KafkaCluster:
-    if broker.cluster is None:
-        pytest.skip("needs an Apache Kafka cluster: pytest --broker kafka (make test-kafka)")
-    return broker.cluster
-
-
 async def watch(settings: Settings, expected: set[str], seen: list[tuple[float, int]]) -> None:
     """Record (time, articles accounted for) as results come out of the pipeline."""
     ledger = Ledger(expected)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -15,6 +16,7 @@ pytestmark = pytest.mark.e2e
 def wirestream(settings, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "pipeline", *args, "--broker", settings.broker_url],
+        env={**os.environ, "WIRESTREAM_IDEMPOTENCE": "off"},  # the embedded broker lacks it
         capture_output=True,
         text=True,
         timeout=120,
@@ -28,7 +30,9 @@ def test_produce_streams_a_file_and_tail_reads_it_back(e2e_settings, tmp_path):
         b"".join(codec.dumps_line({"id": f"a{n}", "body": f"Story {n}."}) for n in range(3))
         + b"not json\n"
     )
-    pushed = wirestream(e2e_settings, "produce", str(feed), *topic)
+    # The embedded broker lacks idempotent writes; the settings under test say whether to ask.
+    idempotence = ["--idempotence", str(e2e_settings.idempotence).lower()]
+    pushed = wirestream(e2e_settings, "produce", str(feed), *topic, *idempotence)
     assert pushed.returncode == 1, pushed.stderr  # one line could not be read
     assert f"skipped {feed}:4: not JSON" in pushed.stderr
     assert f"pushed 3 articles to {e2e_settings.topic_raw}" in pushed.stderr
@@ -39,3 +43,14 @@ def test_produce_streams_a_file_and_tail_reads_it_back(e2e_settings, tmp_path):
     assert sorted(codec.loads(line)["id"] for line in shown.stdout.splitlines()) == [
         "a0", "a1", "a2",
     ]  # fmt: skip
+
+
+def test_a_kafka_error_is_one_line_not_a_traceback(e2e_settings):
+    # The embedded broker has no idempotent writes; the producer's request for them fails.
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", "produce", "-", "--broker", e2e_settings.broker_url,
+         "--topic-raw", e2e_settings.topic_raw, "--idempotence", "on"],
+        input='{"body": "x"}\n', capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1].startswith("Error: Kafka answered UnknownError")

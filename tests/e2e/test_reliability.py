@@ -78,11 +78,12 @@ async def test_kill_9_of_each_stage_process_under_load_loses_nothing(e2e_setting
             killed = time.monotonic()
             await until_ready_again(worker, stage, pid)
             recovery[stage] = round(time.monotonic() - killed, 1)
-        # The stage code's own process (the NER model's), killed in the middle of a batch.
+        # The stage code's own process (the NER model's), killed while articles flow again.
+        await progress(settings, expected, 4 * len(articles) // 6, timeout=120)
         ner_code = stage_pids(worker.stages["ner"].process.pid)
-        await asyncio.sleep(0.3)
         for pid in ner_code:
             kill(pid)
+        await wait_gone(ner_code, timeout=10)
         await producing
         await settle(settings, expected, SETTLE_TIMEOUT)
         restarts = {s: worker.restarts.labels(s)._value.get() for s in worker.stages}
@@ -109,6 +110,7 @@ async def test_kill_9_of_the_supervisor_then_a_new_worker_loses_nothing(e2e_sett
         producing = asyncio.create_task(produce_gradually(settings, articles, ARTICLES / 40))
         await progress(settings, expected, len(articles) // 4, timeout=120)
         stages = stage_pids(first.pid)
+        assert len(stages) == len(settings.stages)
         kill(first.pid)
         # The stage processes get SIGTERM when their supervisor dies, and stop on their own.
         orphans_gone = await wait_gone(stages, timeout=30)
@@ -129,7 +131,7 @@ async def test_kill_9_of_the_supervisor_then_a_new_worker_loses_nothing(e2e_sett
     )
 
 
-async def test_sigterm_stops_within_10_seconds_commits_and_loses_nothing(e2e_settings, tmp_path):
+async def test_sigterm_stops_gracefully_commits_and_loses_nothing(e2e_settings, tmp_path):
     settings = e2e_settings.replace(metrics_port=free_port())
     articles = synthetic_articles(ARTICLES, "term")
     expected = {a["id"] for a in articles}
@@ -140,18 +142,22 @@ async def test_sigterm_stops_within_10_seconds_commits_and_loses_nothing(e2e_set
         await progress(settings, expected, len(articles) // 3, timeout=120)
         stages = stage_pids(first.pid)
         children = [pid for stage in stages for pid in stage_pids(stage)]
+        assert len(stages) == len(children) == len(settings.stages)
         kill(first.pid, signal.SIGTERM)
         stopping = time.monotonic()
         await asyncio.to_thread(first.wait, 30)
         stopped_in = time.monotonic() - stopping
         assert not any(alive(pid) for pid in stages + children)
+        # Every stage process stopped on its own, none killed at the supervisor's deadline.
+        assert "did not stop in time" not in log.read_text()
     await producing
     with worker_command(settings, log) as second:
         await wait_ready(settings, second, timeout=120)
         await settle(settings, expected, SETTLE_TIMEOUT)
     ledger = await count(settings, expected)
     ledger.check()
-    assert stopped_in < 10.0, f"stopped in {stopped_in:.1f}s"
+    if SOAK:  # alone on the machine: the figure the README gives
+        assert stopped_in < 10.0, f"stopped in {stopped_in:.1f}s"
     # Everything delivered before the stop was committed: at most the batches in flight in
     # the three stages come again.
     assert ledger.duplicates <= 3 * settings.batch_size
@@ -227,7 +233,8 @@ async def test_kill_9_of_the_clean_process_with_duplicates_dropped(e2e_settings,
     seen = set(ledger.event_ids) | set(ledger.dead)
     for first, second in pairs:
         assert (first in seen) != (second in seen), f"pair {first}: both or neither came out"
-    ledger.dropped = expected - seen
+    # Only a pair's member may be missing, as its drop: a lost single fails the check.
+    ledger.dropped = {member for member in paired if member not in seen}
     ledger.check()
     assert len(ledger.dropped) == len(pairs)
     # The counter counts each drop once, and again for a drop redone after the crash.

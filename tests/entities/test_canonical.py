@@ -349,3 +349,86 @@ def test_models_that_label_people_per_get_the_same_grouping():
     )
     assert (merkel.name, merkel.label, merkel.count) == ("Angela Merkel", "PER", 3)
     assert paris.label == "LOC"
+
+
+def test_the_first_or_last_word_of_an_x_of_y_organisation_names_it_alone():
+    text = (
+        "The Church of Scientology denied it. The Church said Scientology was open. "
+        "The Church met the Bank of England."
+    )
+    entities = by_name(
+        canonicalize(
+            mark(
+                text,
+                ("Church of Scientology", "ORG"),
+                ("Church", "ORG"),
+                ("Scientology", "ORG"),
+                ("Church", "ORG"),
+                ("Bank of England", "ORG"),
+            ),
+            text,
+        )
+    )
+    assert set(entities) == {"Church of Scientology", "Bank of England"}
+    assert entities["Church of Scientology"].count == 4
+
+
+def test_a_word_two_organisations_share_joins_neither():
+    text = "The Church of England and the Church of Scotland met. The Church said no."
+    entities = canonicalize(
+        mark(
+            text,
+            ("Church of England", "ORG"),
+            ("Church of Scotland", "ORG"),
+            ("Church", "ORG"),
+        ),
+        text,
+    )
+    assert sorted(e.name for e in entities) == ["Church", "Church of England", "Church of Scotland"]
+
+
+def test_picture_captions_and_credits_do_not_count_for_salience():
+    text = "\n\n".join(
+        [
+            "The crowd at the opening. Image: Nick Moreau.",
+            "Fan Expo opened in Toronto. Nick Moreau took pictures.",
+            "Fans came from Toronto and beyond.",
+            "A cosplayer. Image: Nick Moreau.",
+        ]
+    )
+    spans = mark(
+        text,
+        ("Nick Moreau", "PERSON"),
+        ("Fan Expo", "ORG"),
+        ("Toronto", "GPE"),
+        ("Nick Moreau", "PERSON"),
+        ("Toronto", "GPE"),
+        ("Nick Moreau", "PERSON"),
+    )
+    entities = by_name(canonicalize(spans, text))
+    assert entities["Nick Moreau"].count == 3  # still its mentions
+    assert entities["Toronto"].salience > entities["Nick Moreau"].salience
+    uncredited = text.replace("Image: ", "By ")
+    plain = by_name(canonicalize(mark(uncredited, *[(s.text, s.label) for s in spans]), uncredited))
+    assert plain["Nick Moreau"].salience > plain["Toronto"].salience
+
+
+def test_a_nationality_weighs_half_as_much_as_a_place_in_the_same_position():
+    text = "Swiss glaciers shrank. Switzerland lost ice.\n\nSwiss experts and Switzerland agree."
+    entities = by_name(
+        canonicalize(
+            mark(
+                text,
+                ("Swiss", "NORP"),
+                ("Switzerland", "GPE"),
+                ("Swiss", "NORP"),
+                ("Switzerland", "GPE"),
+            ),
+            text,
+        )
+    )
+    swiss, switzerland = entities["Swiss"], entities["Switzerland"]
+    assert swiss.salience < switzerland.salience
+    assert swiss.salience == pytest.approx(
+        0.5 * salience(2, 2, 0, len(text), False, 2 / 4), abs=1e-4
+    )

@@ -14,7 +14,8 @@ from aiokafka.errors import (
 )
 from faust.exceptions import ProducerSendError
 
-from pipeline.envelope import Incoming
+from pipeline.envelope import Incoming, dead_letter
+from pipeline.events import Rejection
 from pipeline.runtime.delivery import Delivery, DeliveryTimedOut, Undeliverable, is_transient
 from pipeline.runtime.encoded import encode_result
 from tests.stage_doubles import article_for
@@ -111,3 +112,12 @@ def test_transient_and_permanent_errors():
     wrapped.__cause__ = KafkaConnectionError()
     assert is_transient(wrapped) and is_transient(NotLeaderForPartitionError())
     assert not is_transient(MessageSizeTooLargeError()) and not is_transient(ValueError())
+
+
+async def test_a_sink_stage_sends_its_dead_letters_and_keeps_its_articles(quick):
+    letters = FlakyTopic({})
+    message = Incoming(value=b"x", key=b"bad", topic="t", partition=0, offset=3)
+    letter = dead_letter("archive", message, Rejection("invalid_event", "not an article"))
+    encoded = encode_result("archive", letter, 1 << 20)
+    await Delivery(letters, quick).send([*articles("a", "b"), encoded], None)
+    assert [key for key, _ in letters.delivered] == [b"bad"]

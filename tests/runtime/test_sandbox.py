@@ -42,6 +42,11 @@ def environment_of(pid: int) -> bytes:
     return Path(f"/proc/{pid}/environ").read_bytes()
 
 
+def asleep(pid: int) -> bool:
+    """Whether the process waits in a sleep call (not on its input, for instance)."""
+    return "nanosleep" in Path(f"/proc/{pid}/wchan").read_text()
+
+
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -115,7 +120,9 @@ async def test_a_cancelled_batch_leaves_no_child_behind(isolated):
 
     pid = isolated.pid
     task = asyncio.create_task(isolated.process([message(b"sleep")], 60.0))
-    await asyncio.sleep(0.3)
+    async with asyncio.timeout(10):  # until the child is in the batch, asleep in the double
+        while not asleep(pid):
+            await asyncio.sleep(0.02)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

@@ -64,6 +64,16 @@ def test_metadata_is_passed_through_untouched():
     assert article.metadata == metadata
 
 
+def test_metadata_too_deep_to_write_again_is_a_schema_violation():
+    # Readable by the JSON parser, yet deeper than its writer goes: refused up front, since the
+    # stage could not write its article.
+    for depth, outcome in [(200, None), (300, Reason.SCHEMA_VIOLATION)]:
+        nested = '{"m":' * depth + "1" + "}" * depth
+        payload = b'{"body": "Text.", "metadata": ' + nested.encode() + b"}"
+        result = parse_raw(payload, 1 << 20)
+        assert getattr(result, "reason", None) == outcome, depth
+
+
 def test_an_unexpected_error_becomes_a_stage_error_dead_letter(monkeypatch):
     def explode(*_, **__):
         raise RuntimeError("boom")
