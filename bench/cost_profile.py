@@ -68,6 +68,14 @@ def dedup_seconds(supervisor: Supervisor) -> float:
     return 0.0
 
 
+def peak_rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status", encoding="utf-8") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
 async def topic_bytes(settings: Settings, start: dict, topics: list[str]) -> dict[str, int]:
     sizes: dict[str, int] = defaultdict(int)
     async for record in read_topics(settings, topics, start=start, idle_timeout=3.0):
@@ -141,6 +149,7 @@ async def main() -> None:
     print(f"{len(articles)} articles per round, {args.rounds} rounds, medians")
     workdir = Path(tempfile.mkdtemp(prefix="wirestream-profile-"))
     cpu_rounds: list[dict[str, float]] = []
+    peaks: dict[str, float] = {}
     byte_rounds: list[dict[str, float]] = []
     ceiling: list[float] = []
     with EmbeddedBroker(log=workdir / "broker.log") as broker:
@@ -175,23 +184,28 @@ async def main() -> None:
                     cpu_rounds.append(cpu)
                     byte_rounds.append(sizes)
                     ceiling.append(ceiling_cpu(nlp, texts, settings.batch_size))
+                pids = worker_processes(broker, supervisor)
+                peaks = {name: peak_rss_mib(pid) for name, pid in pids.items()}
             finally:
                 await supervisor.stop()
                 watcher.cancel()
 
     print()
-    print("| process | CPU ms per article |")
-    print("|---|---|")
+    print("| process | CPU ms per article | peak RSS MiB |")
+    print("|---|---|---|")
     total = 0.0
     for name in cpu_rounds[0]:
         value = statistics.median(r[name] for r in cpu_rounds) * 1000
         if not name.startswith("dedup agent") and name != BENCH_PROCESS:
             total += value
-        print(f"| {name} | {value:.1f} |")
-    print(f"| **worker and broker** (all but the bench's own process) | **{total:.1f}** |")
+        peak = f"{peaks[name]:.0f}" if name in peaks else "–"
+        print(f"| {name} | {value:.1f} | {peak} |")
+    print(f"| **worker and broker** (all but the bench's own process) | **{total:.1f}** | – |")
     raw = statistics.median(ceiling) * 1000
-    print(f"| raw `nlp.pipe`, NER only (the ceiling's cost) | {raw:.1f} |")
+    print(f"| raw `nlp.pipe`, NER only (the ceiling's cost) | {raw:.1f} | – |")
     print(f"\nworker and broker / raw NER: {total / raw:.2f}")
+    worker = sum(v for k, v in peaks.items() if k not in ("broker", BENCH_PROCESS))
+    print(f"peak RSS of the worker's stage and code processes: {worker:.0f} MiB")
     print()
     print("| topic | bytes per article |")
     print("|---|---|")

@@ -4,10 +4,11 @@ spaCy NER ceiling, as a new user would see them.
 Each round, on fresh topics: N articles are pushed to the raw topic (4 partitions), then
 `wirestream worker` processes are launched, as commands: one full worker, and then one full
 worker plus a second `wirestream worker --stages ner`. Start-up is launch to the first enriched
-event; the steady rate is the enriched events after the first over the time from the first to
-the last; peak RSS is the sum of the peaks of every process of a worker's tree. In the same round,
-on the same cleaned texts, spaCy's `nlp.pipe` with the same components and no Kafka runs in one
-process, and in two processes at once on half the texts each: the 1- and 2-process ceilings.
+event; once the backlog is through, the same articles are pushed again, and the steady rate is
+their number over the time from the first push to the last enriched event; peak RSS is the sum
+of the peaks of every process of a worker's tree. In the same round, on the same cleaned texts,
+spaCy's `nlp.pipe` with the same components and no Kafka runs in one process, and in two
+processes at once on half the texts each: the 1- and 2-process ceilings.
 Medians of the rounds; each ratio is taken within a round. Last, latency at half load: one full
 worker is offered articles one at a time at half its median steady rate; latency is the enriched
 message's broker timestamp minus the raw message's.
@@ -43,7 +44,7 @@ from aiokafka import AIOKafkaProducer  # noqa: E402
 from pipeline import codec  # noqa: E402
 from pipeline.broker import EMBEDDED_SESSION_TIMEOUT, EmbeddedBroker  # noqa: E402
 from pipeline.kafka import ensure_topics, producer_options  # noqa: E402
-from pipeline.producer import produce, read_topics  # noqa: E402
+from pipeline.producer import end_offsets, produce, read_topics  # noqa: E402
 from pipeline.settings import ENV_PREFIX, Settings  # noqa: E402
 from pipeline.sources import read_sources  # noqa: E402
 from pipeline.stages.ner import load_nlp  # noqa: E402
@@ -157,31 +158,42 @@ class Run:
     texts: list[str]
 
 
+async def enriched(settings: Settings, count: int, start: dict | None = None) -> list[tuple]:
+    """(arrival time, text) of the next ``count`` enriched events from ``start``."""
+    out = []
+    async with asyncio.timeout(1800):
+        async for record in read_topics(settings, [settings.topic_enriched], start=start):
+            out.append((time.perf_counter(), codec.loads(record.value)["text"]))
+            if len(out) >= count:
+                return out
+    return out
+
+
 async def run_workers(
     base: Settings, articles: list[dict], tag: str, workers: list[str], log: Path
 ) -> Run:
-    """Push the articles, launch the workers, time the enriched events, stop the workers."""
+    """Push the articles, launch the workers and time their first enriched event (start-up);
+    then, once they are through, push the articles again and time them all through (the steady
+    rate, pipeline fill included); stop the workers."""
     settings = on_topics(base, tag)
     await ensure_topics(settings)
     await produce(settings, [{**a, "id": f"{tag}-{i}"} for i, a in enumerate(articles)])
     launched = time.perf_counter()
     processes = [launch(settings, stages, log, n) for n, stages in enumerate(workers)]
-    arrivals: list[float] = []
-    texts: list[str] = []
     peaks = [0.0] * len(processes)
     try:
-        async with asyncio.timeout(1800):
-            async for record in read_topics(settings, [settings.topic_enriched]):
-                arrivals.append(time.perf_counter())
-                texts.append(codec.loads(record.value)["text"])
-                if len(texts) >= len(articles):
-                    break
+        backlog = await enriched(settings, len(articles))
+        startup = backlog[0][0] - launched
+        offsets = await end_offsets(settings, [settings.topic_enriched])
+        pushed = time.perf_counter()
+        await produce(settings, [{**a, "id": f"{tag}-again-{i}"} for i, a in enumerate(articles)])
+        steady = await enriched(settings, len(articles), offsets)
         peaks = [tree_peak_mib(p.pid) for p in processes]
     finally:
         for process in processes:
             stop(process)
-    steady = (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
-    return Run(arrivals[0] - launched, steady, peaks, texts)
+    rate = len(steady) / (steady[-1][0] - pushed)
+    return Run(startup, rate, peaks, [text for _, text in steady])
 
 
 def ceiling_1(nlp, texts: list[str], batch_size: int) -> float:
