@@ -49,6 +49,7 @@ GROUPS = (CONNECTION, TOPICS, CONSUMER, LIMITS, NER, CLASSIFICATION, DUPLICATES,
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 VALIDATE_MODES = ("off", "sample", "all")
 START_POSITIONS = ("earliest", "latest")
+TRACING_MODES = ("off", "on")
 
 
 def _setting(
@@ -418,6 +419,15 @@ class Settings:
         group=GENERAL,
         metavar="LEVEL",
         choices=LOG_LEVELS,
+    )
+    tracing: str = _setting(
+        "off",
+        "OpenTelemetry span per article in each stage, a child of the message's W3C "
+        "`traceparent`, which the stage's output then carries: `off` or `on` (spans as JSON on "
+        "standard error; needs `pip install 'wirestream[otel]'`).",
+        group=GENERAL,
+        metavar="off|on",
+        choices=TRACING_MODES,
     )
     data_dir: Path = _setting(
         Path(".wirestream"),

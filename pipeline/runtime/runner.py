@@ -9,7 +9,7 @@ import logging
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pipeline.envelope import Incoming, dead_letter, whole_or_each_async
 from pipeline.events import StageInfo
@@ -17,6 +17,9 @@ from pipeline.metrics import StageMetrics
 from pipeline.runtime.encoded import Encoded, carried_headers, encode_result, process_encoded
 from pipeline.runtime.sandbox import StageFailure
 from pipeline.stages import Stage
+
+if TYPE_CHECKING:  # an optional extra: imported only when `tracing` is on
+    from pipeline.runtime.tracing import StageTracer
 
 log = logging.getLogger(__name__)
 
@@ -71,20 +74,27 @@ class StageRunner:
     """Runs stage code on batches within the time limit and records the results."""
 
     def __init__(
-        self, stage: BatchProcessor, metrics: StageMetrics, time_limit: float, max_bytes: int
+        self,
+        stage: BatchProcessor,
+        metrics: StageMetrics,
+        time_limit: float,
+        max_bytes: int,
+        tracer: StageTracer | None = None,
     ) -> None:
         self.stage = stage
         self.metrics = metrics
         self.time_limit = time_limit
         self.max_bytes = max_bytes
+        self.tracer = tracer  # None while `tracing` is off: no span, no cost
 
     async def process(self, batch: Sequence[Incoming]) -> list[Encoded]:
         """The batch's results; each message that cannot be processed becomes a dead letter.
 
         A batch over the time limit (or whose process died) is redone one message at a time
         (``whole_or_each``), so that only the culprit is dead-lettered, with reason ``timeout``
-        (or ``stage_error``).
+        (or ``stage_error``). With a tracer, each result carries its article's new span.
         """
+        started_ns = time.time_ns()
 
         async def run(messages: Sequence[Incoming]) -> list[Encoded]:
             return await self.stage.process(messages, self.time_limit)
@@ -95,9 +105,12 @@ class StageRunner:
             letter = dead_letter(name, message, failure.rejection)
             return encode_result(name, letter, self.max_bytes, carried_headers(message))
 
-        return await whole_or_each_async(
+        results = await whole_or_each_async(
             f"{self.stage.name} stage", batch, run, letter, errors=(StageFailure,)
         )
+        if self.tracer is None:
+            return results
+        return self.tracer.trace(batch, results, started_ns)
 
     def record(self, batch_size: int, results: Sequence[Encoded], started: float) -> None:
         name = self.stage.name
@@ -118,3 +131,5 @@ class StageRunner:
 
     def close(self) -> None:
         self.stage.close()
+        if self.tracer is not None:
+            self.tracer.close()

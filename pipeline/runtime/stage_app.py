@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import faust
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
@@ -28,9 +28,12 @@ from pipeline.runtime.faust_app import faust_app
 from pipeline.runtime.runner import BatchProcessor, LocalStage, StageRunner
 from pipeline.runtime.sandbox import IsolatedStage
 from pipeline.runtime.transactions import transactions_for
-from pipeline.settings import Settings
+from pipeline.settings import Settings, SettingsError
 from pipeline.stages import Stage, input_topic, output_topic
 from pipeline.stages.dedup import DedupStage
+
+if TYPE_CHECKING:
+    from pipeline.runtime.tracing import StageTracer
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,18 @@ class StageApp:
     delivery: Delivery
     loop: BatchLoop
     dedup: DedupWiring | None = None
+
+
+def stage_tracer(stage: str) -> StageTracer:
+    """The stage's tracer, exporting to standard error (`tracing = on`)."""
+    try:  # the optional `otel` extra, imported only when asked for
+        from pipeline.runtime.tracing import StageTracer, console_provider
+    except ImportError as exc:
+        raise SettingsError(
+            f"tracing = on needs OpenTelemetry: pip install 'wirestream[otel]' ({exc})",
+            ("tracing",),
+        ) from exc
+    return StageTracer(stage, console_provider(stage))
 
 
 def build_app(
@@ -65,7 +80,13 @@ def build_app(
     datadir = settings.data_dir / processor.name
     datadir.mkdir(parents=True, exist_ok=True)
     metrics = StageMetrics(processor.name, registry)
-    runner = StageRunner(processor, metrics, settings.article_timeout, settings.max_message_bytes)
+    runner = StageRunner(
+        processor,
+        metrics,
+        settings.article_timeout,
+        settings.max_message_bytes,
+        stage_tracer(processor.name) if settings.tracing == "on" else None,
+    )
     app = faust_app(settings, settings.group_id(processor.name), str(datadir))
     app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(registry, "faust"))
 
