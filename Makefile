@@ -7,7 +7,7 @@ CORPUS ?=
 
 .PHONY: demo test lint format bench bench-all lock clean deploy-files soak audit bench-hostile \
 	kafka-up kafka-down test-kafka soak-kafka bench-compression \
-	bench-latency bench-profile bench-enrich-memory bench-validation bench-exactly-once \
+	bench-latency bench-profile bench-enrich-memory bench-validation bench-tracing bench-exactly-once \
 	bench-extraction bench-language bench-dedup bench-clean-speed \
 	bench-ner-conll bench-ner-salience bench-ner-speed bench-ner-memory bench-topics \
 	bench-topics-cross
@@ -107,6 +107,8 @@ bench-ner-conll: $(STAMP)
 	$(BIN)/python bench/ner_conll.py
 bench-ner-salience: $(STAMP)
 	$(BIN)/python bench/ner_salience.py
+bench-tracing: $(STAMP)
+	$(BIN)/python bench/tracing.py
 bench-ner-speed: $(STAMP)
 	$(BIN)/python bench/ner_speed.py
 bench-ner-memory: $(STAMP)

@@ -13,9 +13,11 @@ nothing imports it while `tracing` is `off`.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Sequence
+from typing import TextIO
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
@@ -31,13 +33,15 @@ TRACE_HEADERS = ("traceparent", "tracestate")
 _PROPAGATOR = TraceContextTextMapPropagator()
 
 
-def console_provider(stage: str) -> TracerProvider:
-    """The provider `tracing = on` uses: spans as JSON lines on standard error. The resource's
-    `service.name` is `wirestream-<stage>` unless `OTEL_SERVICE_NAME` says otherwise."""
-    resource = Resource.create({"service.name": f"wirestream-{stage}"})
+def console_provider(stage: str, out: TextIO | None = None) -> TracerProvider:
+    """The provider `tracing = on` uses: spans as JSON lines on ``out`` (standard error). The
+    resource's `service.name` is `wirestream-<stage>` unless `OTEL_SERVICE_NAME` says otherwise."""
+    # Resource.create lets given attributes win over the environment's, so give it only a default.
+    named = os.environ.get("OTEL_SERVICE_NAME") or f"wirestream-{stage}"
+    resource = Resource.create({"service.name": named})
     provider = TracerProvider(resource=resource)
     exporter = ConsoleSpanExporter(
-        out=sys.stderr, formatter=lambda span: span.to_json(indent=None) + "\n"
+        out=out or sys.stderr, formatter=lambda span: span.to_json(indent=None) + "\n"
     )
     provider.add_span_processor(BatchSpanProcessor(exporter))
     return provider
