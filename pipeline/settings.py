@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import importlib.util
 import os
 import types
 import typing
@@ -508,6 +509,10 @@ class Settings:
                 "heartbeat_interval must be shorter than session_timeout",
                 ("heartbeat_interval", "session_timeout"),
             )
+        if self.tracing == "on" and not _importable("opentelemetry.sdk.trace"):
+            raise SettingsError(
+                "tracing = on needs OpenTelemetry: pip install 'wirestream[otel]'", ("tracing",)
+            )
         self.start_position()
         self._validate_security()
         self.language_models()
@@ -715,3 +720,10 @@ def describe() -> list[tuple[str, str, str, str]]:
             )
         )
     return rows
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a parent package is missing
+        return False

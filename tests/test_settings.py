@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline import settings as settings_module
 from pipeline.cli import settings_table
 from pipeline.settings import GROUPS, Settings, SettingsError, describe
 
@@ -108,3 +109,11 @@ def test_start_from_is_earliest_latest_or_a_time_in_utc_by_default():
 
 def test_every_setting_has_a_help_section():
     assert {f.metadata["group"] for f in dataclasses.fields(Settings)} == set(GROUPS)
+
+
+def test_tracing_on_needs_opentelemetry(monkeypatch):
+    assert Settings.load(env={"WIRESTREAM_TRACING": "on"}).tracing == "on"
+    monkeypatch.setattr(settings_module, "_importable", lambda module: False)
+    assert Settings.load(env={}).tracing == "off"
+    with pytest.raises(SettingsError, match=r"wirestream\[otel\].*WIRESTREAM_TRACING"):
+        Settings.load(env={"WIRESTREAM_TRACING": "on"})

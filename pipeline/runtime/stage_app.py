@@ -28,7 +28,7 @@ from pipeline.runtime.faust_app import faust_app
 from pipeline.runtime.runner import BatchProcessor, LocalStage, StageRunner
 from pipeline.runtime.sandbox import IsolatedStage
 from pipeline.runtime.transactions import transactions_for
-from pipeline.settings import Settings, SettingsError
+from pipeline.settings import Settings
 from pipeline.stages import Stage, input_topic, output_topic
 from pipeline.stages.dedup import DedupStage
 
@@ -50,14 +50,10 @@ class StageApp:
 
 
 def stage_tracer(stage: str) -> StageTracer:
-    """The stage's tracer, exporting to standard error (`tracing = on`)."""
-    try:  # the optional `otel` extra, imported only when asked for
-        from pipeline.runtime.tracing import StageTracer, console_provider
-    except ImportError as exc:
-        raise SettingsError(
-            f"tracing = on needs OpenTelemetry: pip install 'wirestream[otel]' ({exc})",
-            ("tracing",),
-        ) from exc
+    """The stage's tracer, exporting to standard error (`tracing = on`, which ``Settings``
+    accepts only where OpenTelemetry is installed)."""
+    from pipeline.runtime.tracing import StageTracer, console_provider  # the optional extra
+
     return StageTracer(stage, console_provider(stage))
 
 

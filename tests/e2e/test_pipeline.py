@@ -17,6 +17,7 @@ TRACED = (
     ("x-tenant", b"desk-7"),
 )
 TRACED_ID = {"id": "traced-1"}
+SPAN = '{"name": "'
 
 
 def sample_articles() -> list[dict]:
@@ -63,6 +64,31 @@ async def test_articles_in_schema_valid_enriched_events_out_and_bad_input_dead_l
         assert schemas.errors("dead-letter", codec.loads(record.value)) == []
     assert invalid_json == 1
     assert classified == latencies == len(articles) + 1
+
+
+async def test_with_tracing_one_trace_follows_an_article_through_the_stages(e2e_settings, tmp_path):
+    settings = e2e_settings.replace(tracing="on")
+    article = sample_articles()[0] | TRACED_ID
+    async with running_worker(settings, tmp_path, "worker"):
+        await produce_raw(settings, [(b"traced-1", codec.dumps(article))], TRACED)
+        [record] = await collect(settings, [settings.topic_enriched], 1)
+    headers = dict(record.headers)
+    version, trace_id, span_id, _ = headers["traceparent"].split(b"-")
+    # The same trace, continued by the last stage's span; the other headers untouched.
+    assert (version, trace_id) == (b"00", b"4bf92f3577b34da6a3ce929d0e0e4736")
+    assert span_id != b"00f067aa0ba902b7"
+    assert headers["x-tenant"] == b"desk-7"
+    # The stage processes' spans, one JSON object a line in the worker's log (after any
+    # terminal control codes faust writes there).
+    lines = (tmp_path / "worker.log").read_text().splitlines()
+    spans = [codec.loads(line[line.index(SPAN) :]) for line in lines if SPAN in line]
+    by_name = {span["name"]: span for span in spans}
+    clean, ner, classify = (by_name[f"{s} article"] for s in ("clean", "ner", "classify"))
+    assert clean["parent_id"] == "0x00f067aa0ba902b7"
+    assert ner["parent_id"] == clean["context"]["span_id"]
+    assert classify["parent_id"] == ner["context"]["span_id"]
+    assert classify["context"]["span_id"] == "0x" + span_id.decode()
+    assert {s["context"]["trace_id"] for s in spans} == {"0x4bf92f3577b34da6a3ce929d0e0e4736"}
 
 
 async def test_stages_scale_independently_with_partitions_split_between_workers(
