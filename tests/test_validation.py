@@ -66,7 +66,7 @@ async def test_stage_processes_check_their_output_when_asked(settings, mode, rea
     )
     await stage.start()
     try:
-        results = [r.decode() for r in await stage.process([message(0)], time_limit=30)]
+        results = await stage.process([message(0)], time_limit=30)
     finally:
         stage.close()
     assert [r.summary.dead_letter for r in results if r.is_dead_letter] == reasons
