@@ -285,9 +285,9 @@ async def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("corpus", nargs="*", type=Path, default=[DEFAULT_CORPUS])
-    parser.add_argument("--articles", type=int, default=300, help="articles per round")
+    parser.add_argument("--articles", type=int, default=200, help="articles per round")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--latency-articles", type=int, default=120)
+    parser.add_argument("--latency-articles", type=int, default=60)
     args = parser.parse_args()
 
     corpus = load_corpus(args.corpus)
