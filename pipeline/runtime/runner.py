@@ -94,7 +94,7 @@ class StageRunner:
         (``whole_or_each``), so that only the culprit is dead-lettered, with reason ``timeout``
         (or ``stage_error``). With a tracer, each result carries its article's new span.
         """
-        started_ns = time.time_ns()
+        started_ns = time.time_ns() if self.tracer is not None else 0
 
         async def run(messages: Sequence[Incoming]) -> list[Encoded]:
             return await self.stage.process(messages, self.time_limit)
