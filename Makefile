@@ -134,7 +134,8 @@ bench-validation: $(STAMP)
 
 bench-all: bench bench-latency bench-profile bench-extraction bench-language bench-dedup \
 	bench-clean-speed bench-ner-conll bench-ner-salience bench-ner-speed bench-topics \
-	bench-ner-memory bench-enrich-memory bench-validation bench-compression bench-topics-cross
+	bench-ner-memory bench-enrich-memory bench-validation bench-compression bench-topics-cross \
+	bench-tracing
 
 # Re-pin every dependency (runtime and test) from pyproject.toml into requirements.lock.
 lock:
