@@ -73,14 +73,21 @@ def _producer(settings: Settings, transactional_id: str) -> AIOKafkaProducer:
     )
 
 
-async def _committed(settings: Settings, group: str, tp: TopicPartition) -> int:
-    admin = AIOKafkaAdminClient(**client_options(settings))
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(group, partitions=[tp])
-    finally:
-        await admin.close()
-    return offsets[tp].offset if tp in offsets else -1
+async def _committed(settings: Settings, group: str, tp: TopicPartition, expected: int) -> int:
+    """The group's committed offset, read until it is ``expected`` (for at most 30 s): a
+    transaction's offsets show once its commit markers are written, just after the commit."""
+    deadline = asyncio.get_running_loop().time() + 30.0
+    while True:
+        admin = AIOKafkaAdminClient(**client_options(settings))
+        await admin.start()
+        try:
+            offsets = await admin.list_consumer_group_offsets(group, partitions=[tp])
+        finally:
+            await admin.close()
+        offset = offsets[tp].offset if tp in offsets else -1
+        if offset == expected or asyncio.get_running_loop().time() > deadline:
+            return offset
+        await asyncio.sleep(0.2)
 
 
 async def _committed_values(settings: Settings, topic: str) -> list[bytes]:
@@ -116,7 +123,7 @@ async def test_a_new_producer_epoch_fences_the_previous_owner_and_aborts_its_tra
         await owner.stop()
         await zombie.stop()
     assert await _committed_values(settings, out) == [b"from the owner"]
-    assert await _committed(settings, group, source) == 3
+    assert await _committed(settings, group, source, 3) == 3
 
 
 @pytest.mark.transactions
@@ -139,7 +146,7 @@ async def test_an_aborted_transaction_moves_no_offset_and_shows_no_record(e2e_se
         await producer.stop()
     # A read_committed reader ends its read past the markers (the tests' accounting relies on it).
     assert await _committed_values(settings, out) == [b"kept"]
-    assert await _committed(settings, group, source) == 5
+    assert await _committed(settings, group, source, 5) == 5
     uncommitted = [r.value async for r in read_topics(settings, [out], idle_timeout=2.0)]
     assert uncommitted == [b"kept", b"aborted"]
     assert await _tail(settings, out, "read_committed") == ["kept"]
@@ -216,8 +223,8 @@ async def test_each_input_partition_commits_its_results_and_next_offset_together
         await transactions._on_assigned(None, set())  # stops the producers
     assert sorted(letter.key for letter in delivered) == sorted(m.key for m in messages)
     group = settings.group_id("clean")
-    assert await _committed(settings, group, TopicPartition(settings.topic_raw, 0)) == 3
-    assert await _committed(settings, group, TopicPartition(settings.topic_raw, 1)) == 7
+    assert await _committed(settings, group, TopicPartition(settings.topic_raw, 0), 3) == 3
+    assert await _committed(settings, group, TopicPartition(settings.topic_raw, 1), 7) == 7
     keys = [
         codec.loads(value)["key"] for value in await _committed_values(settings, settings.topic_dlq)
     ]
@@ -252,4 +259,4 @@ async def test_a_partition_its_previous_owner_committed_further_stops_the_new_ow
         await transactions.commit(messages, letters, _deliver)
     finally:
         await transactions._on_assigned(None, set())
-    assert await _committed(settings, settings.group_id("clean"), source) == 12
+    assert await _committed(settings, settings.group_id("clean"), source, 12) == 12
