@@ -7,6 +7,8 @@ import logging
 import os
 import signal
 import sys
+import threading
+import time
 
 _PR_SET_PDEATHSIG = 1
 
@@ -19,6 +21,22 @@ def die_with_parent(parent: int, sig: signal.Signals, why: str | None = None) ->
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, sig)
     if parent and os.getppid() != parent:
         sys.exit(why)
+
+
+def exit_when_orphaned(parent: int, grace: float, why: str) -> None:
+    """Exit at once (status 1) once ``parent`` has been gone for ``grace`` seconds: the graceful
+    stop that its death starts (``die_with_parent``'s signal) can hang when the broker is out of
+    reach, and what this process did not commit is delivered again to the next owner."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        time.sleep(grace)
+        print(why, file=sys.stderr, flush=True)
+        os._exit(1)
+
+    if parent:
+        threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
 
 
 def setup_logging(level: str, label: str) -> None:

@@ -12,9 +12,11 @@ import os
 import signal
 import sys
 
-from pipeline.runtime.process import die_with_parent, setup_logging
+from pipeline.runtime.process import die_with_parent, exit_when_orphaned, setup_logging
 
 SUPERVISOR_PID_ENV = "WIRESTREAM_SUPERVISOR_PID"
+# Seconds an orphaned stage process may take to stop gracefully before it exits regardless.
+ORPHAN_GRACE = 15.0
 
 
 def main(argv: list[str]) -> int:
@@ -32,10 +34,14 @@ def main(argv: list[str]) -> int:
 
     (stage_name,) = argv
     # SIGTERM, not SIGKILL: the stage process stops its consumer and its code process first.
+    supervisor = int(os.environ.get(SUPERVISOR_PID_ENV, "0"))
     die_with_parent(
-        int(os.environ.get(SUPERVISOR_PID_ENV, "0")),
+        supervisor,
         signal.SIGTERM,
         "wirestream: the supervising worker is gone; stage process stopping",
+    )
+    exit_when_orphaned(
+        supervisor, ORPHAN_GRACE, "wirestream: stage process still stopping; exiting now"
     )
     settings = Settings.load(overrides=codec.loads(sys.stdin.buffer.read()), env={})
     setup_logging(settings.log_level, stage_name)
