@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import logging
 import ssl
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -24,6 +25,8 @@ from faust.auth import SASLCredentials, SSLCredentials
 from faust.types.auth import CredentialsT
 
 from pipeline.settings import Settings
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -148,27 +151,32 @@ async def ensure_topics(settings: Settings) -> list[str]:
     the cluster will not create. Warns, naming topic and setting, of fewer replicas or a lower
     ``min.insync.replicas`` than the settings ask for.
     """
-    deadline = asyncio.get_running_loop().time() + settings.startup_timeout
-    attempt = 0
-    while True:
-        attempt += 1
-        admin = AIOKafkaAdminClient(**client_options(settings), request_timeout_ms=10_000)
-        try:
-            await admin.start()
-            existing = set(await admin.list_topics())
-            missing = [t for t in settings.topic_partitions if t not in existing]
-            if missing:
-                await _create(admin, settings, missing)
-            return await check_topics(admin, settings)
-        except (KafkaConnectionError, KafkaError, OSError) as exc:
-            await _retry_later(settings, exc, attempt, deadline)
-        finally:
-            await admin.close()
+
+    async def create_and_check(admin: AIOKafkaAdminClient) -> list[str]:
+        existing = set(await admin.list_topics())
+        missing = [t for t in settings.topic_partitions if t not in existing]
+        if missing:
+            await _create(admin, settings, missing)
+        return await check_topics(admin, settings)
+
+    return await _with_admin(settings, create_and_check)
 
 
 async def wait_for_broker(settings: Settings) -> None:
     """Return once the broker answers; retry as ``ensure_topics`` does, for `startup_timeout`
     seconds, saying so, then raise ``BrokerUnavailable``. For commands that create no topics."""
+
+    async def answered(_: AIOKafkaAdminClient) -> None:
+        return None
+
+    await _with_admin(settings, answered)
+
+
+async def _with_admin(
+    settings: Settings, action: Callable[[AIOKafkaAdminClient], Awaitable[T]]
+) -> T:
+    """``action`` on a started admin client, retried on a new client while the broker is
+    unreachable (``_retry_later``)."""
     deadline = asyncio.get_running_loop().time() + settings.startup_timeout
     attempt = 0
     while True:
@@ -176,7 +184,7 @@ async def wait_for_broker(settings: Settings) -> None:
         admin = AIOKafkaAdminClient(**client_options(settings), request_timeout_ms=10_000)
         try:
             await admin.start()
-            return
+            return await action(admin)
         except (KafkaConnectionError, KafkaError, OSError) as exc:
             await _retry_later(settings, exc, attempt, deadline)
         finally:
