@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import faust
 from aiokafka.errors import KafkaError, KafkaTimeoutError, ProducerClosed
 
-from pipeline.runtime.encoded import RECORD_OVERHEAD, Encoded
+from pipeline.runtime.encoded import RECORD_OVERHEAD, Encoded, headers_size
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ class Delivery:
     def _outgoing(self, result: Encoded, articles_to: faust.TopicT) -> _Outgoing:
         if result.is_dead_letter:  # cut to fit when it was encoded
             return _Outgoing(result, self.dead_letters)
-        headers = sum(len(name) + len(value) for name, value in result.headers)
+        headers = headers_size(result.headers)
         size = len(result.key or b"") + len(result.value) + headers + RECORD_OVERHEAD
         if size > self.max_bytes:
             raise ResultTooLarge(f"result of {size} bytes; max_message_bytes is {self.max_bytes}")

@@ -118,7 +118,7 @@ def encode_result(
     if isinstance(result, DeadLetter):
         key_text = result.article_id or result.key
         key = key_text.encode() if key_text else None
-        room = max_bytes - len(key or b"") - _size(headers) - RECORD_OVERHEAD
+        room = max_bytes - len(key or b"") - headers_size(headers) - RECORD_OVERHEAD
         value = codec.dumps(fit_dead_letter(result, room))
         return Encoded(key, value, Summary(dead_letter=result.reason), headers)
     latency = None
@@ -168,5 +168,6 @@ def process_encoded(
     return whole_or_each(f"{stage.name} stage", batch, run, letter)
 
 
-def _size(headers: tuple[tuple[str, bytes], ...]) -> int:
+def headers_size(headers: tuple[tuple[str, bytes], ...]) -> int:
+    """Bytes of a message's headers toward the broker's size limit."""
     return sum(len(name) + len(value) for name, value in headers)
