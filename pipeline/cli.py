@@ -35,7 +35,6 @@ from pipeline.settings import (
     is_secret,
     option_name,
 )
-from pipeline.topics.commands import eval_topics, train_topics
 
 F = Callable[..., Any]
 INTERRUPTED = 128 + signal.SIGINT  # the shell's code for a command stopped by Ctrl+C
@@ -172,7 +171,20 @@ def _run(coroutine: Any) -> Any:
 
 class Wirestream(click.Group):
     """Ctrl+C ends every command with 130, and a problem the user can fix (an unreachable
-    broker, a port in use, a file that cannot be written) is one line, not a traceback."""
+    broker, a port in use, a file that cannot be written) is one line, not a traceback.
+
+    The topic model's commands are imported when they are looked up, not at start: they bring
+    numpy, which a worker's supervisor has no use for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *TOPIC_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in TOPIC_COMMANDS:
+            from pipeline.topics import commands
+
+            return getattr(commands, TOPIC_COMMANDS[cmd_name])
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -190,6 +202,9 @@ class Wirestream(click.Group):
                 ) from exc
             raise
 
+
+# Command name -> its function in ``pipeline.topics.commands``.
+TOPIC_COMMANDS = {"train-topics": "train_topics", "eval-topics": "eval_topics"}
 
 # Errors whose message tells the user what to do, by module and class: looked up only among
 # the modules already imported, so that a command does not import Kafka or faust to start.
@@ -665,10 +680,6 @@ def reset_offsets(stage: str, to: str, dry_run: bool, **values: Any) -> None:
     for tp, (old, new) in sorted(moved.items()):
         was = "none" if old is None else old
         click.echo(f"  {tp.topic}[{tp.partition}]: {was} -> {new}", err=True)
-
-
-main.add_command(train_topics)
-main.add_command(eval_topics)
 
 
 def settings_table() -> str:

@@ -15,6 +15,9 @@ from pipeline.events import Article, DeadLetter, Reason, Rejection
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# The message header in which the clean stage sends each article's fingerprint to the duplicate
+# check (``pipeline.stages.dedup``).
+FINGERPRINT_HEADER = "wirestream-fingerprint"
 R = TypeVar("R")
 
 

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import ssl
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -21,10 +21,11 @@ from aiokafka.errors import (
     for_code,
 )
 from aiokafka.helpers import create_ssl_context
-from faust.auth import SASLCredentials, SSLCredentials
-from faust.types.auth import CredentialsT
 
 from pipeline.settings import Settings
+
+if TYPE_CHECKING:
+    from faust.types.auth import CredentialsT
 
 T = TypeVar("T")
 
@@ -94,6 +95,9 @@ def security_options(settings: Settings) -> dict[str, Any]:
 def faust_credentials(settings: Settings) -> CredentialsT | None:
     """The same security settings as faust's ``broker_credentials``, which faust turns into the
     same aiokafka arguments for its consumer, producer and admin clients."""
+    # Here, not at the top: the supervisor and the clients of the other commands need no faust.
+    from faust.auth import SASLCredentials, SSLCredentials
+
     context = ssl_context(settings)
     if settings.uses_sasl:
         _withhold_sasl_bytes_from_logs()

@@ -5,10 +5,11 @@ from __future__ import annotations
 import functools
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
+if TYPE_CHECKING:  # jsonschema is imported where a validator is built: a stage process has none
+    from jsonschema import Draft202012Validator
+    from referencing import Registry
 
 SCHEMA_NAMES = (
     "raw-article",
@@ -27,6 +28,8 @@ def schema_dir() -> Path:
 
 @functools.cache
 def _registry() -> Registry:
+    from referencing import Registry, Resource
+
     resources = []
     for name in SCHEMA_NAMES:
         contents = json.loads((schema_dir() / f"{name}.schema.json").read_text(encoding="utf-8"))
@@ -41,6 +44,8 @@ def load_schema(name: str) -> dict[str, Any]:
 
 @functools.cache
 def validator(name: str) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     schema = load_schema(name)
     return Draft202012Validator(
         schema,

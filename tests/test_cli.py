@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -23,8 +24,15 @@ COMMANDS = ["demo", "worker", "produce", "tail", "enrich", "broker", "settings",
 SAMPLE = REPO / "samples" / "04-berlin-marathon.txt"
 
 
+def command_of(name: str) -> click.Command:
+    """A command as the group finds it (the topic model's are imported on demand)."""
+    found = main.get_command(click.Context(main), name)
+    assert found is not None, name
+    return found
+
+
 def settings_of(command: str) -> set[str]:
-    return {p.name for p in main.commands[command].params if isinstance(p, SettingOption)}
+    return {p.name for p in command_of(command).params if isinstance(p, SettingOption)}
 
 
 def help_of(command: str) -> str:
@@ -66,7 +74,8 @@ def test_help_groups_settings_by_section_with_fitting_metavars():
 
 def test_short_flags_mean_the_same_in_every_command():
     meaning: dict[str, set[str]] = {}
-    for command in main.commands.values():
+    assert sorted(main.list_commands(click.Context(main))) == sorted(COMMANDS)
+    for command in map(command_of, COMMANDS):
         for param in command.params:
             flags = getattr(param, "opts", [])
             longs = {flag for flag in flags if flag.startswith("--")}

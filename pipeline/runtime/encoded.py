@@ -13,10 +13,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from pipeline import codec
-from pipeline.envelope import Incoming, dead_letter, parse_timestamp, whole_or_each
+from pipeline.envelope import (
+    FINGERPRINT_HEADER,
+    Incoming,
+    dead_letter,
+    parse_timestamp,
+    whole_or_each,
+)
 from pipeline.events import Article, DeadLetter, Reason, Rejection, Result
 from pipeline.stages import Stage
-from pipeline.stages.dedup import FINGERPRINT_HEADER
 
 # Room for the record's own framing (offsets, lengths, timestamp) in the broker's size limit.
 RECORD_OVERHEAD = 512

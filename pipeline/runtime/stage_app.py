@@ -21,7 +21,6 @@ from prometheus_client import CollectorRegistry
 from pipeline.metrics import StageMetrics
 from pipeline.observability import observe_stage
 from pipeline.runtime.batch_loop import BatchLoop
-from pipeline.runtime.dedup_wiring import DedupWiring, wire_dedup
 from pipeline.runtime.delivery import Delivery
 from pipeline.runtime.encoded import Encoded
 from pipeline.runtime.faust_app import faust_app
@@ -30,10 +29,12 @@ from pipeline.runtime.sandbox import IsolatedStage
 from pipeline.runtime.transactions import transactions_for
 from pipeline.settings import Settings
 from pipeline.stages import Stage, input_topic, output_topic
-from pipeline.stages.dedup import DedupStage
 
 if TYPE_CHECKING:
+    from pipeline.runtime.dedup_wiring import DedupWiring
     from pipeline.runtime.tracing import StageTracer
+
+DEDUP = "dedup"  # the duplicate check's agent, in the clean stage's app
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +108,9 @@ def build_app(
 
     dedup = None
     if processor.name == "clean":  # the duplicate check runs in the clean stage's app
+        # Here, not at the top: only the clean stage's process needs numpy for the check.
+        from pipeline.runtime.dedup_wiring import wire_dedup
+
         dedup = wire_dedup(
             app,
             settings,
@@ -114,7 +118,7 @@ def build_app(
             metrics,
             delivery,
             sink,
-            topic(output_topic(settings, DedupStage.name)),
+            topic(output_topic(settings, DEDUP)),
             topic(settings.topic_dedup_index),
         )
 
@@ -134,7 +138,7 @@ def build_app(
 
     counted = {processor.name: source.get_topic_name()}
     if dedup is not None:
-        counted[DedupStage.name] = dedup.source.get_topic_name()
+        counted[DEDUP] = dedup.source.get_topic_name()
 
     @app.on_partitions_assigned.connect
     async def count_partitions(_: faust.App, assigned: set[TP], **__: Any) -> None:

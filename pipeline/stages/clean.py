@@ -30,7 +30,12 @@ from pipeline.events import (
     StageInfo,
 )
 from pipeline.stages import boilerplate, html_extract
-from pipeline.stages.dedup import FINGERPRINT_HEADER, fingerprint, pack_fingerprint
+from pipeline.stages.dedup import (
+    FINGERPRINT_HEADER,
+    fingerprint,
+    minhash_template,
+    pack_fingerprint,
+)
 from pipeline.stages.language import LanguageDetector
 
 STAGE = "clean"
@@ -259,6 +264,9 @@ class CleanStage:
         self.max_body_bytes = max_body_bytes
         self.detector = LanguageDetector() if detect_language else None
         self.info = self.detector.info if self.detector else StageInfo()
+        # At start, not on the first article (under its time limit): their libraries load.
+        minhash_template()
+        schemas.validator("raw-article")
 
     def process(self, batch: Sequence[Incoming]) -> list[Article | DeadLetter]:
         return process_each(STAGE, batch, self._process_one)

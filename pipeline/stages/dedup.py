@@ -28,22 +28,29 @@ import itertools
 import re
 from collections.abc import Hashable, Iterable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import numpy as np
-from datasketch import MinHash
 
 from pipeline import ids
-from pipeline.envelope import Incoming, dead_letter, decode_article, parse_timestamp, process_each
+from pipeline.envelope import (
+    FINGERPRINT_HEADER,
+    Incoming,
+    dead_letter,
+    decode_article,
+    parse_timestamp,
+    process_each,
+)
 from pipeline.events import Article, DeadLetter, Rejection, StageInfo
+
+if TYPE_CHECKING:  # datasketch brings scipy (about 60 MiB): imported where signatures are made
+    from datasketch import MinHash
 
 SHINGLE_WORDS = 3
 # A signature costs time in proportion to the words shingled (2 s for a megabyte of text, which
 # the clean stage's time limit must cover); a story's first 20,000 words say what it is. The
 # content hash still covers the whole text.
 MAX_SHINGLED_WORDS = 20_000
-# The message header in which the clean stage sends each article's fingerprint to the check.
-FINGERPRINT_HEADER = "wirestream-fingerprint"
 # 42 bands of 3 rows: a pair with Jaccard similarity s shares a band with probability
 # 1 - (1 - s**3)**42, i.e. 0.94 at s = 0.4 and 0.995 at s = 0.5, but 0.04 at s = 0.1; candidates
 # are then compared on the whole signature. Banding and the default threshold (0.5) were chosen
@@ -82,7 +89,10 @@ class DuplicateMatch:
 
 
 @functools.cache
-def _template() -> MinHash:
+def minhash_template() -> MinHash:
+    """The MinHash every signature starts from (it loads datasketch)."""
+    from datasketch import MinHash
+
     # Scheme and seed pinned: signatures are kept in a changelog and must not change meaning
     # when the library's default does. The affine32 scheme's values are 32-bit.
     return MinHash(num_perm=NUM_PERM, seed=1, scheme="affine32")
@@ -102,7 +112,7 @@ def shingles(text: str) -> set[bytes]:
 
 def fingerprint(text: str) -> Fingerprint:
     """Content hash and MinHash signature of a clean text (deterministic across processes)."""
-    minhash = _template().copy()
+    minhash = minhash_template().copy()
     minhash.update_batch(sorted(shingles(text)))
     return Fingerprint(ids.content_hash(text), minhash.hashvalues.astype(np.uint32))
 
