@@ -109,8 +109,12 @@ class StageObserver:
         # letter as an increase, not as a new series.
         for reason in Reason:
             stage_metrics.dead_letters.labels(stage.name, reason.value)
-        info = stage.info
-        metrics.model_info.labels(stage.name, info.model or NONE, info.model_version or NONE).set(1)
+
+    def models_loaded(self) -> None:
+        """Export the stage's model and version, once its code has loaded them."""
+        info = self.stage.info
+        name = self.stage.name
+        self.metrics.model_info.labels(name, info.model or NONE, info.model_version or NONE).set(1)
 
     # --- content -----------------------------------------------------------------------------
 

@@ -118,12 +118,11 @@ def observer_for(stage_name: str) -> tuple[StageObserver, CollectorRegistry]:
     registry = CollectorRegistry()
     stage = FakeNerStage({})
     stage.name = stage_name
-    return (
-        StageObserver(
-            stage, "topic-in", ProcessMetrics(registry), StageMetrics(stage_name, registry)
-        ),
-        registry,
+    observer = StageObserver(
+        stage, "topic-in", ProcessMetrics(registry), StageMetrics(stage_name, registry)
     )
+    observer.models_loaded()
+    return observer, registry
 
 
 def encoded(stage: str, results: list) -> list:

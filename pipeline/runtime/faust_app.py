@@ -10,6 +10,9 @@ data arrives, it only sets how often an idle consumer asks again.
 In exactly-once (``pipeline.runtime.transactions``) the consumer reads committed data only, and
 faust commits no offsets itself: each batch's offsets are committed in its transaction, and a
 commit of faust's own, arriving after a later transaction's, would move them back.
+
+faust's table manager sleeps a second at start before the consumer may subscribe; the stages
+declare their tables (none) before the app starts, so theirs does not.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 
 import aiokafka
 import faust
+from faust.tables import TableManager
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
@@ -61,6 +65,16 @@ class _Transport(faust_aiokafka.Transport):
     Producer = _Producer
 
 
+class _TableManager(TableManager):
+    """faust's, without the second it sleeps before it registers the tables, which the consumer
+    waits for before it subscribes: a stage declares every table (Wirestream's stages have none)
+    before the app starts."""
+
+    async def on_start(self) -> None:
+        await self._update_channels()
+        await self.recovery.start()
+
+
 class StageFaustApp(faust.App):
     """``faust.App`` whose consumers hold a fetch at most ``fetch_max_wait`` seconds, whose
     producer writes idempotently if ``idempotence``, and which, when ``transactional``, reads
@@ -95,6 +109,7 @@ def faust_app(settings: Settings, group: str, datadir: str) -> faust.App:
         broker=faust_broker_url(settings.broker_url),
         broker_credentials=faust_credentials(settings),
         store="memory://",
+        TableManager=_TableManager,
         autodiscover=False,
         web_enabled=False,
         topic_partitions=settings.partitions,

@@ -102,6 +102,7 @@ class IsolatedStage:
         self._on_exit = on_exit
         self._child: subprocess.Popen[bytes] | None = None
         self._socket: socket.socket | None = None
+        self._starting: asyncio.Future[None] | None = None  # the child's hello, awaited
         self.info = StageInfo()
         self.input_schema = self.output_schema = ""
         self.restarts = 0
@@ -110,14 +111,14 @@ class IsolatedStage:
     def pid(self) -> int | None:
         return self._child.pid if self._child is not None else None
 
-    async def start(self) -> None:
-        """Start the child and wait until its models are loaded."""
+    def launch(self) -> None:
+        """Start the child, which loads the models while this process goes on (importing faust,
+        joining its consumer group); ``wait_started`` waits for them."""
         ours, theirs = socket.socketpair()
-        ours.setblocking(False)
         try:
             # Not asyncio's subprocesses: they belong to one event loop, and the first child is
             # started before faust's loop exists. Starting a process does not block.
-            self._child = subprocess.Popen(  # noqa: ASYNC220
+            self._child = subprocess.Popen(
                 [
                     sys.executable,
                     "-m",
@@ -131,15 +132,34 @@ class IsolatedStage:
         finally:
             theirs.close()
         self._socket = ours
+        self._starting = None
+        init = {"stage": self.name, "factory": self._factory, "settings": self._settings}
+        # A blocking send, before any event loop exists: the settings fit in the socket's
+        # buffer. A child that died already is found out by ``wait_started``.
+        with contextlib.suppress(ConnectionError):
+            ours.sendall(frame(codec.dumps(init)))
+        ours.setblocking(False)
+
+    async def wait_started(self) -> None:
+        """Wait until the child launched last has loaded its models (once: later calls return at
+        once); raises ``StageUnavailable`` if it cannot."""
+        if self._starting is None:
+            self._starting = asyncio.ensure_future(self._hello())
+        # Shielded: the batch that waits may be cancelled, the start goes on for the next one.
+        await asyncio.shield(self._starting)
+
+    async def start(self) -> None:
+        """Start the child and wait until its models are loaded."""
+        self.launch()
+        await self.wait_started()
+
+    async def _hello(self) -> None:
+        assert self._child is not None
         try:
-            await self._send(
-                codec.dumps(
-                    {"stage": self.name, "factory": self._factory, "settings": self._settings}
-                )
-            )
             async with asyncio.timeout(START_TIMEOUT):
                 hello = codec.loads(await self._receive())
         except (TimeoutError, ConnectionError, asyncio.IncompleteReadError) as exc:
+            self._starting = None  # this task: ``stop`` must not cancel it
             code = self.stop()
             raise StageUnavailable(
                 f"the {self.name} stage's process did not start (exit code {code}); "
@@ -153,6 +173,8 @@ class IsolatedStage:
         if self._child is None:
             self.restarts += 1
             await self.start()
+        else:  # the first batch can come before the models are loaded: not under its time limit
+            await self.wait_started()
         finished = False
         try:
             async with asyncio.timeout(time_limit):
@@ -177,6 +199,9 @@ class IsolatedStage:
         could be cancelled in turn. Reaping a SIGKILLed process takes milliseconds.
         """
         child, self._child = self._child, None
+        starting, self._starting = self._starting, None
+        if starting is not None and not starting.done() and not starting.get_loop().is_closed():
+            starting.cancel()
         if self._socket is not None:
             self._socket.close()
             self._socket = None

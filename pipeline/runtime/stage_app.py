@@ -9,14 +9,17 @@ check (``pipeline.runtime.dedup_wiring``). Every agent runs ``BatchLoop``
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import faust
 from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.types import TP
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Gauge
 
 from pipeline.metrics import StageMetrics
 from pipeline.observability import observe_stage
@@ -25,7 +28,7 @@ from pipeline.runtime.delivery import Delivery
 from pipeline.runtime.encoded import Encoded
 from pipeline.runtime.faust_app import faust_app
 from pipeline.runtime.runner import BatchProcessor, LocalStage, StageRunner
-from pipeline.runtime.sandbox import IsolatedStage
+from pipeline.runtime.sandbox import IsolatedStage, StageUnavailable
 from pipeline.runtime.transactions import transactions_for
 from pipeline.settings import Settings
 from pipeline.stages import Stage, input_topic, output_topic
@@ -48,6 +51,34 @@ class StageApp:
     delivery: Delivery
     loop: BatchLoop
     dedup: DedupWiring | None = None
+
+
+class Readiness:
+    """A stage is ready once its code has loaded its models and its consumer's rebalance is
+    complete; a revoked assignment makes it unready until the next rebalance completes."""
+
+    def __init__(self, gauge: Gauge) -> None:
+        self.gauge = gauge
+        self.loaded = False
+        self.assigned = False
+
+    def set_loaded(self) -> None:
+        self.loaded = True
+        self._update()
+
+    def set_assigned(self, assigned: bool) -> None:
+        self.assigned = assigned
+        self._update()
+
+    def _update(self) -> None:
+        self.gauge.set(1 if self.loaded and self.assigned else 0)
+
+
+def stop_at_start(why: str) -> NoReturn:
+    """End a stage process whose code could not start: the supervisor counts a failed start."""
+    print(f"wirestream: {why}", file=sys.stderr, flush=True)
+    logging.shutdown()
+    os._exit(1)
 
 
 def stage_tracer(stage: str) -> StageTracer:
@@ -146,9 +177,31 @@ def build_app(
             mine = sum(1 for tp in assigned if tp.topic == topic_name)
             metrics.assigned_partitions.labels(name).set(mine)
 
+    readiness = Readiness(metrics.ready.labels(processor.name))
+
+    @app.on_partitions_revoked.connect
+    async def mark_unready(*_: Any, **__: Any) -> None:
+        readiness.set_assigned(False)
+
     @app.on_rebalance_complete.connect
     async def mark_ready(*_: Any, **__: Any) -> None:
-        metrics.ready.labels(processor.name).set(1)
+        readiness.set_assigned(True)
+
+    if isinstance(processor, IsolatedStage):
+
+        @app.task
+        async def wait_for_models() -> None:
+            # The code process loads its models while the consumer joins its group.
+            try:
+                await processor.wait_started()
+            except StageUnavailable as exc:
+                stop_at_start(str(exc))
+            observer.models_loaded()
+            readiness.set_loaded()
+
+    else:  # a stage object: loaded already
+        observer.models_loaded()
+        readiness.set_loaded()
 
     return StageApp(
         app=app,

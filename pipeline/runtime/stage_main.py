@@ -20,16 +20,8 @@ ORPHAN_GRACE = 15.0
 
 
 def main(argv: list[str]) -> int:
-    # Imported here, after the supervisor has set PROMETHEUS_MULTIPROC_DIR, so that
-    # prometheus_client starts in multiprocess mode.
-    import asyncio
-
-    import faust
-    from prometheus_client.multiprocess import mark_process_dead
-
     from pipeline import codec
-    from pipeline.runtime.sandbox import IsolatedStage, StageUnavailable
-    from pipeline.runtime.stage_app import build_app
+    from pipeline.runtime.sandbox import IsolatedStage
     from pipeline.settings import Settings
 
     (stage_name,) = argv
@@ -45,12 +37,16 @@ def main(argv: list[str]) -> int:
     )
     settings = Settings.load(overrides=codec.loads(sys.stdin.buffer.read()), env={})
     setup_logging(settings.log_level, stage_name)
-    # A stage-code process that exits leaves its gauges behind unless marked dead.
-    stage = IsolatedStage(settings, stage_name, on_exit=mark_process_dead)
-    try:
-        asyncio.run(stage.start())  # models load before the consumer joins its group
-    except StageUnavailable as exc:
-        sys.exit(f"wirestream: {exc}")
+    # The code process first: it loads the models while this one imports faust and joins its
+    # consumer group; the stage is ready once both are done (``build_app``).
+    stage = IsolatedStage(settings, stage_name, on_exit=_mark_process_dead)
+    stage.launch()
+    # Imported here, after the supervisor has set PROMETHEUS_MULTIPROC_DIR, so that
+    # prometheus_client starts in multiprocess mode.
+    import faust
+
+    from pipeline.runtime.stage_app import build_app
+
     stage_app = build_app(settings, stage)
     worker = faust.Worker(stage_app.app, loglevel=settings.log_level, quiet=True)
     try:
@@ -58,6 +54,13 @@ def main(argv: list[str]) -> int:
     finally:
         stage_app.runner.close()
     return 0
+
+
+def _mark_process_dead(pid: int) -> None:
+    """A stage-code process that exits leaves its gauges behind unless marked dead."""
+    from prometheus_client.multiprocess import mark_process_dead
+
+    mark_process_dead(pid)
 
 
 if __name__ == "__main__":
