@@ -37,16 +37,18 @@ def main(argv: list[str]) -> int:
     )
     settings = Settings.load(overrides=codec.loads(sys.stdin.buffer.read()), env={})
     setup_logging(settings.log_level, stage_name)
-    # The code process first: it loads the models while this one imports faust and joins its
-    # consumer group; the stage is ready once both are done (``build_app``).
-    stage = IsolatedStage(settings, stage_name, on_exit=_mark_process_dead)
-    stage.launch()
     # Imported here, after the supervisor has set PROMETHEUS_MULTIPROC_DIR, so that
     # prometheus_client starts in multiprocess mode.
     import faust
 
     from pipeline.runtime.stage_app import build_app
 
+    # The code process loads its models while this one starts faust and joins its consumer group
+    # (the stage is ready once both are done, see ``build_app``); it starts after the imports
+    # above, which would otherwise compete with the models' loading for the CPU and delay the
+    # join, whose wait is what the loading fills.
+    stage = IsolatedStage(settings, stage_name, on_exit=_mark_process_dead)
+    stage.launch()
     stage_app = build_app(settings, stage)
     worker = faust.Worker(stage_app.app, loglevel=settings.log_level, quiet=True)
     try:
