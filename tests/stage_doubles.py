@@ -73,6 +73,16 @@ def build(settings: Settings, name: str) -> MisbehavingStage:
     return MisbehavingStage(name)
 
 
+# Seconds ``build_slowly`` takes, as a model's loading does.
+SLOW_LOAD = 1.5
+
+
+def build_slowly(settings: Settings, name: str) -> MisbehavingStage:
+    """Factory whose stage takes ``SLOW_LOAD`` seconds to load."""
+    time.sleep(SLOW_LOAD)
+    return MisbehavingStage(name)
+
+
 def build_reporting_credentials(settings: Settings, name: str) -> MisbehavingStage:
     """A stage whose info tells what credentials its process was given."""
     stage = MisbehavingStage(name)

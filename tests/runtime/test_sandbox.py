@@ -67,6 +67,17 @@ def runner(stage, time_limit: float = 2.0) -> StageRunner:
     return StageRunner(stage, StageMetrics("ner", CollectorRegistry()), time_limit, 1 << 20)
 
 
+async def test_a_batch_that_comes_before_the_models_waits_for_them_outside_its_time_limit(settings):
+    stage = IsolatedStage(settings, "ner", factory="tests.stage_doubles:build_slowly")
+    stage.launch()  # returns at once: the models load while the stage process goes on
+    try:
+        results = decoded(await stage.process([message(b"first", 0)], 0.5))
+        assert [(r.id, r.text) for r in results] == [("m0", "first")]
+        assert stage.info.model == "double" and stage.restarts == 0
+    finally:
+        stage.close()
+
+
 async def test_results_come_back_from_the_child(isolated):
     results = decoded(await isolated.process([message(b"first", 0), message(b"second", 1)], 5.0))
     assert [(r.id, r.text) for r in results] == [("m0", "first"), ("m1", "second")]

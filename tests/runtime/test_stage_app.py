@@ -12,7 +12,8 @@ from prometheus_client import CollectorRegistry
 from pipeline import codec
 from pipeline.envelope import Incoming
 from pipeline.events import Article, DeadLetter, Reason, StageInfo
-from pipeline.runtime.stage_app import build_app
+from pipeline.metrics import StageMetrics
+from pipeline.runtime.stage_app import Readiness, build_app
 from pipeline.stages.clean import CleanStage
 from tests.conftest import CEASEFIRE_BODY, CEASEFIRE_TITLE
 
@@ -294,3 +295,24 @@ def test_each_stage_is_its_own_consumer_group(settings, stage_name):
     stage_app = build_app(settings, Named(), CollectorRegistry())
     assert stage_app.app.conf.id == f"{settings.app_prefix}-{stage_name}"
     assert stage_app.agent.concurrency == 1
+
+
+def test_a_stage_is_ready_once_its_models_are_loaded_and_its_rebalance_is_complete():
+    registry = CollectorRegistry()
+    readiness = Readiness(StageMetrics("ner", registry).ready.labels("ner"))
+
+    def ready() -> float | None:
+        return registry.get_sample_value("wirestream_stage_ready", {"stage": "ner"})
+
+    readiness.set_assigned(True)  # joined while the models still load
+    assert ready() == 0
+    readiness.set_loaded()
+    assert ready() == 1
+    readiness.set_assigned(False)  # a rebalance
+    assert ready() == 0
+    readiness.set_assigned(True)
+    assert ready() == 1
+    registry = CollectorRegistry()
+    readiness = Readiness(StageMetrics("ner", registry).ready.labels("ner"))
+    readiness.set_loaded()  # loaded before the join
+    assert ready() == 0
