@@ -30,12 +30,7 @@ from pipeline.events import (
     StageInfo,
 )
 from pipeline.stages import boilerplate, html_extract
-from pipeline.stages.dedup import (
-    FINGERPRINT_HEADER,
-    fingerprint,
-    minhash_template,
-    pack_fingerprint,
-)
+from pipeline.stages.dedup import FINGERPRINT_HEADER, fingerprint, pack_fingerprint
 from pipeline.stages.language import LanguageDetector
 
 STAGE = "clean"
@@ -264,8 +259,7 @@ class CleanStage:
         self.max_body_bytes = max_body_bytes
         self.detector = LanguageDetector() if detect_language else None
         self.info = self.detector.info if self.detector else StageInfo()
-        # At start, not on the first article (under its time limit): their libraries load.
-        minhash_template()
+        # At start, not on the first article (under its time limit): jsonschema loads.
         schemas.validator("raw-article")
 
     def process(self, batch: Sequence[Incoming]) -> list[Article | DeadLetter]:

@@ -1,9 +1,11 @@
 """Exact and near-duplicate detection over a stream of articles.
 
-``fingerprint`` is pure: the normalized content hash plus a MinHash signature (datasketch) over
-word 3-shingles. ``DuplicateIndex`` finds earlier articles with the same hash or a similar
-signature through LSH banding, within a time window (on the articles' own timestamps) and a
-maximum size. ``DedupStage`` applies an index to a batch of clean-article messages.
+``fingerprint`` is pure: the normalized content hash plus a MinHash signature over word
+3-shingles (datasketch's ``affine32`` scheme, seed 1, computed here with numpy alone:
+datasketch's package import brings scipy, which the clean code process has no other use for).
+``DuplicateIndex`` finds earlier articles with the same hash or a similar signature through LSH
+banding, within a time window (on the articles' own timestamps) and a maximum size.
+``DedupStage`` applies an index to a batch of clean-article messages.
 
 The index's source of truth is the ``MutableMapping`` handed in (in the pipeline a
 ``pipeline.changelog.ChangelogDict`` whose changes go to a compacted topic, in tests a dict) and
@@ -24,11 +26,12 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
 import itertools
 import re
 from collections.abc import Hashable, Iterable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
@@ -42,9 +45,6 @@ from pipeline.envelope import (
     process_each,
 )
 from pipeline.events import Article, DeadLetter, Rejection, StageInfo
-
-if TYPE_CHECKING:  # datasketch brings scipy (about 60 MiB): imported where signatures are made
-    from datasketch import MinHash
 
 SHINGLE_WORDS = 3
 # A signature costs time in proportion to the words shingled (2 s for a megabyte of text, which
@@ -88,14 +88,40 @@ class DuplicateMatch:
     similarity: float  # estimated Jaccard similarity; 1.0 for identical normalized content
 
 
-@functools.cache
-def minhash_template() -> MinHash:
-    """The MinHash every signature starts from (it loads datasketch)."""
-    from datasketch import MinHash
+# The MurmurHash3 32-bit finalizer's shifts and multipliers, with which the scheme pre-mixes
+# each shingle's hash.
+_FMIX = tuple(map(np.uint32, (16, 0x85EBCA6B, 13, 0xC2B2AE35, 16)))
 
-    # Scheme and seed pinned: signatures are kept in a changelog and must not change meaning
-    # when the library's default does. The affine32 scheme's values are 32-bit.
-    return MinHash(num_perm=NUM_PERM, seed=1, scheme="affine32")
+
+@functools.cache
+def _permutations() -> tuple[np.ndarray, np.ndarray]:
+    """The scheme's ``NUM_PERM`` affine maps ``h -> a * h + b`` mod 2**32 (``a`` odd), drawn as
+    datasketch draws them for seed 1. Pinned: signatures are kept in a changelog and must not
+    change meaning."""
+    generator = np.random.RandomState(1)
+    a = generator.randint(0, 1 << 31, NUM_PERM, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = generator.randint(0, 1 << 32, NUM_PERM, dtype=np.uint32)
+    return a, b
+
+
+def signature(shingled: Iterable[bytes]) -> np.ndarray:
+    """The MinHash signature (``NUM_PERM`` uint32 minimums) of a non-empty set of shingles, as
+    datasketch's ``MinHash(num_perm=NUM_PERM, seed=1, scheme="affine32")`` computes it."""
+    hashes = np.array(
+        [
+            int.from_bytes(hashlib.sha1(s, usedforsecurity=False).digest()[:4], "little")
+            for s in shingled
+        ],
+        dtype=np.uint32,
+    ).reshape(-1, 1)
+    s1, m1, s2, m2, s3 = _FMIX
+    hashes ^= hashes >> s1
+    hashes *= m1
+    hashes ^= hashes >> s2
+    hashes *= m2
+    hashes ^= hashes >> s3
+    a, b = _permutations()
+    return (hashes * a + b).min(axis=0)
 
 
 def shingles(text: str) -> set[bytes]:
@@ -112,9 +138,7 @@ def shingles(text: str) -> set[bytes]:
 
 def fingerprint(text: str) -> Fingerprint:
     """Content hash and MinHash signature of a clean text (deterministic across processes)."""
-    minhash = minhash_template().copy()
-    minhash.update_batch(sorted(shingles(text)))
-    return Fingerprint(ids.content_hash(text), minhash.hashvalues.astype(np.uint32))
+    return Fingerprint(ids.content_hash(text), signature(shingles(text)))
 
 
 def pack_fingerprint(fp: Fingerprint) -> bytes:

@@ -17,6 +17,7 @@ from pipeline.stages.clean import CleanStage
 from pipeline.stages.dedup import (
     FINGERPRINT_HEADER,
     MAX_SHINGLED_WORDS,
+    NUM_PERM,
     DedupStage,
     DuplicateIndex,
     DuplicateMatch,
@@ -53,6 +54,17 @@ def test_fingerprint_is_deterministic_and_ignores_case_and_spacing() -> None:
     assert a.content_hash == b.content_hash
     assert a.similarity(b.signature) == 1.0
     assert fingerprint(STORY).signature.tolist() == a.signature.tolist()
+
+
+@pytest.mark.parametrize("text", [STORY, EDITED, OTHER, "", "Two words", STORY * 40])
+def test_signatures_are_datasketchs_affine32_minhash(text: str) -> None:
+    # Signatures written by earlier versions (with datasketch) sit in the duplicate index's
+    # changelog: they must keep their meaning.
+    from datasketch import MinHash
+
+    reference = MinHash(num_perm=NUM_PERM, seed=1, scheme="affine32")
+    reference.update_batch(sorted(shingles(text)))
+    assert fingerprint(text).signature.tolist() == reference.hashvalues.tolist()
 
 
 def test_shingles_of_a_short_text() -> None:
