@@ -7,7 +7,7 @@ CORPUS ?=
 
 .PHONY: demo test lint format bench bench-all lock clean deploy-files soak audit bench-hostile \
 	kafka-up kafka-down test-kafka soak-kafka bench-compression \
-	bench-latency bench-profile bench-enrich-memory bench-validation bench-tracing bench-exactly-once \
+	bench-latency bench-demo bench-profile bench-enrich-memory bench-validation bench-tracing bench-exactly-once \
 	bench-extraction bench-language bench-dedup bench-clean-speed \
 	bench-ner-conll bench-ner-salience bench-ner-speed bench-ner-memory bench-topics \
 	bench-topics-cross
@@ -120,6 +120,9 @@ bench-topics-cross: $(STAMP)
 	$(BIN)/python bench/topics_cross_source.py
 bench-latency: $(STAMP)
 	$(BIN)/python bench/latency.py
+# `make demo`'s wall time on Apache Kafka (one node) and on Tansu, side by side (needs Java).
+bench-demo: $(STAMP)
+	$(BIN)/python bench/demo_start.py
 bench-hostile: $(STAMP)
 	$(BIN)/python bench/hostile.py
 # Bytes per message on Apache Kafka for each compression_type (needs Java and Maven).
@@ -132,7 +135,7 @@ bench-enrich-memory: $(STAMP)
 bench-validation: $(STAMP)
 	$(BIN)/python bench/validation.py
 
-bench-all: bench bench-latency bench-profile bench-extraction bench-language bench-dedup \
+bench-all: bench bench-latency bench-demo bench-profile bench-extraction bench-language bench-dedup \
 	bench-clean-speed bench-ner-conll bench-ner-salience bench-ner-speed bench-topics \
 	bench-ner-memory bench-enrich-memory bench-validation bench-compression bench-topics-cross \
 	bench-tracing
