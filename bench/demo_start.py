@@ -5,7 +5,7 @@ stopped), once with `embedded_broker` kafka and once with tansu, in alternating
 order; the medians of the rounds and their ratio are printed, with the demo's own "Broker ready"
 and "Workers ready" times. Needs Java (and the Kafka jars, or Maven to fetch them).
 
-    python bench/demo_start.py [--rounds 3]
+    python bench/demo_start.py [--rounds 5]
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def one_demo(kind: str) -> dict[str, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     print(f"Machine: {machine()}; load average {os.getloadavg()[0]:.1f} at the start")
     runs: dict[str, list[dict[str, float]]] = {kind: [] for kind in KINDS}

@@ -270,8 +270,9 @@ def demo(
 ) -> None:
     """Run the whole pipeline on the embedded broker and push the sample articles (and PATHS).
 
-    Starts a Kafka-compatible broker on a free 127.0.0.1 port (unless --broker is given), one
-    worker process per stage, pushes the articles, prints what came out and stops everything.
+    Starts a broker on a free 127.0.0.1 port unless --broker is given (Apache Kafka where Java
+    is, else Tansu; --embedded-broker chooses), one worker process per stage, pushes the
+    articles, prints what came out and stops everything.
     """
     from pipeline.demo import run_demo
 
@@ -489,6 +490,7 @@ def broker(port: int, host: str, **values: Any) -> None:
             if given.get(name) != value
         )
         click.echo(f"Workers: {workers} wirestream worker")
+        click.echo("The first worker (or `wirestream produce`) creates the pipeline's topics.")
         stop_signals = {signal.SIGINT, signal.SIGTERM}
         signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
         while running.alive():
