@@ -7,8 +7,8 @@ CORPUS ?=
 
 .PHONY: demo test lint format bench bench-all lock clean deploy-files soak audit bench-hostile \
 	kafka-up kafka-down test-kafka soak-kafka bench-compression \
-	bench-latency bench-demo bench-profile bench-enrich-memory bench-validation bench-tracing bench-exactly-once \
-	bench-extraction bench-language bench-dedup bench-clean-speed \
+	bench-latency bench-demo bench-profile bench-enrich-memory bench-validation bench-tracing \
+	bench-exactly-once bench-extraction bench-language bench-dedup bench-clean-speed \
 	bench-ner-conll bench-ner-salience bench-ner-speed bench-ner-memory bench-topics \
 	bench-topics-cross
 
