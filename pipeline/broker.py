@@ -49,8 +49,6 @@ def accepts_connections(host: str, port: int) -> bool:
 class EmbeddedBroker:
     """A Tansu broker on 127.0.0.1, as a context manager: started on enter, stopped on exit."""
 
-    name = "Tansu"
-
     def __init__(
         self, port: int | None = None, host: str = "127.0.0.1", log: IO[str] | Path | None = None
     ) -> None:

@@ -281,8 +281,8 @@ class KafkaCluster:
         return self
 
     async def start_async(self, limit: float = 120.0) -> None:
-        """``start`` without blocking the event loop; ``stop`` is the caller's, whatever
-        happens (a cancelled start stops before its nodes are launched or after)."""
+        """``start`` without blocking the event loop. The caller stops the cluster, whatever
+        happens: cancelled, this has launched either none of the nodes or all of them."""
         await asyncio.to_thread(self.format)
         for node in self.nodes:
             self.start_node(node)

@@ -59,8 +59,6 @@ class EmbeddedKafka:
     min.insync.replicas 1, transactions; its data and log in a temporary folder removed on
     stop."""
 
-    name = f"Apache Kafka {KAFKA_VERSION}"
-
     def __init__(self, libs: Path, port: int | None = None, host: str = "127.0.0.1") -> None:
         self.cluster = KafkaCluster(1, libs=libs, host=host, ports=(port,) if port else ())
         self.host = host
@@ -71,7 +69,8 @@ class EmbeddedKafka:
         return self.cluster.url
 
     def describe(self) -> str:
-        return f"{self.name} (one node; data and log in {self.cluster.home}, removed at exit)"
+        home = self.cluster.home
+        return f"Apache Kafka {KAFKA_VERSION} (one node; data and log in {home}, removed at exit)"
 
     def _check_port(self) -> None:
         if accepts_connections(self.host, self.port):
