@@ -384,10 +384,14 @@ class KafkaCluster:
 
 
 def _cluster_id() -> str:
-    """Kafka's cluster id form: 16 random bytes in URL-safe base64 without padding."""
+    """Kafka's cluster id form: 16 random bytes in URL-safe base64 without padding, not starting
+    with `-` (as Kafka's own ids do not: the storage tool would read it as an option)."""
     import base64
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def _tail(path: Path, lines: int = 30) -> str:
