@@ -7,7 +7,8 @@ NER worker processes part of the stream, the partitions of a worker that leaves 
 others, the accounting invariant holds (duplicates counted), no article hits the time limit, and
 the workers that stay never restart a stage.
 
-CI runs it scaled down; `make soak-kafka` runs it at full size and prints its figures.
+It runs on either broker, scaled down (`make test`, `make test-kafka`); `make soak-kafka` runs it
+at full size on Apache Kafka and prints its figures.
 """
 
 from __future__ import annotations
