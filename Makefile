@@ -55,19 +55,20 @@ kafka-down: $(STAMP)
 KAFKA_SUITES := tests/e2e/test_pipeline.py tests/e2e/test_dedup.py tests/e2e/test_replay.py \
 	tests/e2e/test_health.py tests/e2e/test_topic_checks.py tests/e2e/test_reliability.py \
 	tests/e2e/test_other_clients.py tests/e2e/test_cluster_failures.py \
-	tests/e2e/test_network_partition.py tests/e2e/test_exactly_once.py tests/test_cluster.py
+	tests/e2e/test_network_partition.py tests/e2e/test_scaling.py tests/e2e/test_exactly_once.py \
+	tests/test_cluster.py
 KAFKA_LATER := not supervisor_then and not sigterm_stops and not with_duplicates_dropped
 test-kafka: $(STAMP)
 	$(BIN)/pytest -p no:cacheprovider --broker kafka --durations=8 -k "$(KAFKA_LATER)" \
 		$(KAFKA_SUITES)
 
 # The broker failures on Apache Kafka at full size (5,000 articles for a broker's kill -9 and the
-# rolling restart, a 30 s freeze, a worker's link down for 60 s) and every worker-side scenario;
-# each prints its figures.
+# rolling restart, a 30 s freeze, a worker's link down for 60 s), NER workers joining and leaving
+# with 30 s of stream after each change, and every worker-side scenario; each prints its figures.
 soak-kafka: $(STAMP)
 	WIRESTREAM_SOAK=1 $(BIN)/pytest -p no:cacheprovider -s --timeout 1800 --broker kafka \
 		tests/e2e/test_cluster_failures.py tests/e2e/test_network_partition.py \
-		tests/e2e/test_reliability.py
+		tests/e2e/test_scaling.py tests/e2e/test_reliability.py
 
 # Known vulnerabilities in the pinned dependencies (pip-audit asks PyPI's vulnerability service);
 # tools/audit.py applies the policy: a vulnerability with a fixed release fails.
