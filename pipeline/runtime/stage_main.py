@@ -4,8 +4,9 @@ Usage: ``python -m pipeline.runtime.stage_main STAGE`` with the settings as one 
 standard input (secrets included: a pipe, unlike the environment, is not readable by other
 processes of the user through ``/proc``) and ``PROMETHEUS_MULTIPROC_DIR`` set by the supervisor.
 The stage's code and models run in a child process of this one (``pipeline.runtime.sandbox``),
-started once faust is imported; while it loads them, this process waits for its standard input to close, the
-supervisor's word that the broker and topics are ready, and then joins its consumer group.
+started once faust is imported; while it loads them, this process waits for its standard input
+to close, the supervisor's word that the broker and topics are ready, and then joins its
+consumer group.
 """
 
 from __future__ import annotations
