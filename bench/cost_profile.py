@@ -29,10 +29,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
+from _common import embedded_settings  # noqa: E402
 from throughput import DEFAULT_CORPUS, load_corpus, machine  # noqa: E402
 
 from pipeline import codec  # noqa: E402
-from pipeline.broker import EMBEDDED_SESSION_TIMEOUT, EmbeddedBroker  # noqa: E402
+from pipeline.broker import EmbeddedBroker  # noqa: E402
 from pipeline.producer import end_offsets, produce, read_topics  # noqa: E402
 from pipeline.runtime.supervisor import Supervisor  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
@@ -155,9 +156,7 @@ async def main() -> None:
     with EmbeddedBroker(log=workdir / "broker.log") as broker:
         settings = Settings.load(
             {
-                "broker": broker.url,
-                "session_timeout": EMBEDDED_SESSION_TIMEOUT,
-                "idempotence": False,  # the embedded broker has no idempotent writes
+                **embedded_settings(broker.url),
                 "metrics_port": 0,
                 "data_dir": workdir / "state",
                 "app_prefix": "profile",

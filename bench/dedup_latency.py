@@ -33,10 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import wikinews
+from _common import embedded_settings
 from aiokafka import AIOKafkaProducer
 
 from pipeline import codec
-from pipeline.broker import EMBEDDED_SESSION_TIMEOUT, EmbeddedBroker
+from pipeline.broker import EmbeddedBroker
 from pipeline.envelope import Incoming
 from pipeline.events import Article
 from pipeline.kafka import client_options
@@ -137,10 +138,8 @@ async def main() -> None:
     with EmbeddedBroker(log=workdir / "broker.log") as broker:
         settings = Settings.load(
             {
-                "broker": broker.url,
+                **embedded_settings(broker.url),
                 "stages": ("clean",),
-                "session_timeout": EMBEDDED_SESSION_TIMEOUT,
-                "idempotence": False,  # the embedded broker has no idempotent writes
                 "batch_timeout": args.batch_timeout,
                 "metrics_port": 0,
                 "data_dir": workdir / "state",
