@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import os
 import statistics
-from collections.abc import Awaitable, Coroutine, Iterator, Sequence
+from collections.abc import Awaitable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -47,7 +47,7 @@ def article_message(
     return Incoming(value=codec.dumps(article), key=article_id.encode())
 
 
-def median(values: Sequence[float]) -> float:
+def median(values: Iterable[float]) -> float:
     return statistics.median(values)
 
 
