@@ -4,13 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORPUS ?=
-# The broker `make bench` and `make bench-latency` measure on: embedded, kafka or both.
-BROKER ?= embedded
+# The broker `make bench` and `make bench-latency` measure on: tansu, kafka or both.
+BROKER ?= tansu
 
 .PHONY: demo test lint format bench bench-all lock clean deploy-files soak audit bench-hostile \
 	kafka-up kafka-down test-kafka soak-kafka bench-compression \
-	bench-latency bench-profile bench-enrich-memory bench-validation bench-tracing bench-exactly-once \
-	bench-extraction bench-language bench-dedup bench-clean-speed \
+	bench-latency bench-demo bench-profile bench-enrich-memory bench-validation bench-tracing \
+	bench-exactly-once bench-extraction bench-language bench-dedup bench-clean-speed \
 	bench-ner-conll bench-ner-salience bench-ner-speed bench-ner-memory bench-topics \
 	bench-topics-cross
 
@@ -57,19 +57,20 @@ kafka-down: $(STAMP)
 KAFKA_SUITES := tests/e2e/test_pipeline.py tests/e2e/test_dedup.py tests/e2e/test_replay.py \
 	tests/e2e/test_health.py tests/e2e/test_topic_checks.py tests/e2e/test_reliability.py \
 	tests/e2e/test_other_clients.py tests/e2e/test_cluster_failures.py \
-	tests/e2e/test_network_partition.py tests/e2e/test_exactly_once.py tests/test_cluster.py
+	tests/e2e/test_network_partition.py tests/e2e/test_scaling.py tests/e2e/test_exactly_once.py \
+	tests/test_cluster.py
 KAFKA_LATER := not supervisor_then and not sigterm_stops and not with_duplicates_dropped
 test-kafka: $(STAMP)
 	$(BIN)/pytest -p no:cacheprovider --broker kafka --durations=8 -k "$(KAFKA_LATER)" \
 		$(KAFKA_SUITES)
 
 # The broker failures on Apache Kafka at full size (5,000 articles for a broker's kill -9 and the
-# rolling restart, a 30 s freeze, a worker's link down for 60 s) and every worker-side scenario;
-# each prints its figures.
+# rolling restart, a 30 s freeze, a worker's link down for 60 s), NER workers joining and leaving
+# with 30 s of stream after each change, and every worker-side scenario; each prints its figures.
 soak-kafka: $(STAMP)
 	WIRESTREAM_SOAK=1 $(BIN)/pytest -p no:cacheprovider -s --timeout 1800 --broker kafka \
 		tests/e2e/test_cluster_failures.py tests/e2e/test_network_partition.py \
-		tests/e2e/test_reliability.py
+		tests/e2e/test_scaling.py tests/e2e/test_reliability.py
 
 # Known vulnerabilities in the pinned dependencies (pip-audit asks PyPI's vulnerability service);
 # tools/audit.py applies the policy: a vulnerability with a fixed release fails.
@@ -82,8 +83,8 @@ audit: $(STAMP)
 deploy-files: $(STAMP)
 	$(BIN)/python deploy/generate.py
 
-# End-to-end throughput against the raw spaCy ceiling (CORPUS=paths) on the embedded broker,
-# on Apache Kafka (BROKER=kafka: the cluster `make kafka-up` started, else one started for the
+# End-to-end throughput against the raw spaCy ceiling (CORPUS=paths) on Tansu (the embedded
+# broker), on Apache Kafka (BROKER=kafka: the cluster `make kafka-up` started, else one started for the
 # run) or on both side by side with one ceiling per round (BROKER=both).
 bench: $(STAMP)
 	$(BIN)/python bench/throughput.py --broker $(BROKER) $(CORPUS)
@@ -124,6 +125,9 @@ bench-topics-cross: $(STAMP)
 	$(BIN)/python bench/topics_cross_source.py
 bench-latency: $(STAMP)
 	$(BIN)/python bench/latency.py --broker $(BROKER)
+# `make demo`'s wall time on Apache Kafka (one node) and on Tansu, side by side (needs Java).
+bench-demo: $(STAMP)
+	$(BIN)/python bench/demo_start.py
 bench-hostile: $(STAMP)
 	$(BIN)/python bench/hostile.py
 # Bytes per message on Apache Kafka for each compression_type (needs Java and Maven).
@@ -136,7 +140,7 @@ bench-enrich-memory: $(STAMP)
 bench-validation: $(STAMP)
 	$(BIN)/python bench/validation.py
 
-bench-all: bench bench-latency bench-profile bench-extraction bench-language bench-dedup \
+bench-all: bench bench-latency bench-demo bench-profile bench-extraction bench-language bench-dedup \
 	bench-clean-speed bench-ner-conll bench-ner-salience bench-ner-speed bench-topics \
 	bench-ner-memory bench-enrich-memory bench-validation bench-compression bench-topics-cross \
 	bench-tracing

@@ -7,13 +7,13 @@ import asyncio
 import contextlib
 import os
 import statistics
-from collections.abc import Awaitable, Coroutine, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 from pipeline import __version__, codec, ids
-from pipeline.broker import EMBEDDED_SESSION_TIMEOUT, EmbeddedBroker
+from pipeline.broker import EmbeddedBroker
 from pipeline.cluster import KAFKA_VERSION, KafkaCluster
 from pipeline.envelope import Incoming
 from pipeline.events import Article, PipelineInfo
@@ -22,9 +22,9 @@ from pipeline.settings import Settings
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
 
-EMBEDDED, KAFKA = "embedded", "kafka"
-BROKERS = (EMBEDDED, KAFKA)
-# Apache Kafka's smallest session timeout (group.min.session.timeout.ms): the embedded broker's.
+TANSU, KAFKA = "tansu", "kafka"
+BROKERS = (TANSU, KAFKA)
+# Apache Kafka's smallest session timeout (group.min.session.timeout.ms): Tansu's too.
 KAFKA_SESSION_TIMEOUT = 6.0
 
 T = TypeVar("T")
@@ -53,20 +53,12 @@ def median(values: Iterable[float]) -> float:
 
 @dataclass(frozen=True)
 class Broker:
-    """A broker a benchmark runs on: its kind, a line that says what it is, and the settings
-    every worker and client on it takes (its URL and what that broker needs)."""
+    """A broker a benchmark runs on: its kind, a line that says what it is, and what every
+    worker and client on it needs (its URL, and that broker's own settings)."""
 
     kind: str
     description: str
-    settings: dict[str, Any]
-
-
-def embedded_settings(url: str) -> dict[str, Any]:
-    return {
-        "broker": url,
-        "session_timeout": EMBEDDED_SESSION_TIMEOUT,
-        "idempotence": False,  # the embedded broker has no idempotent writes
-    }
+    settings_for: Callable[[Settings], Settings]
 
 
 @contextlib.contextmanager
@@ -83,23 +75,23 @@ def kafka_cluster() -> Iterator[KafkaCluster]:
 
 @contextlib.contextmanager
 def open_broker(kind: str, workdir: Path) -> Iterator[Broker]:
-    """The embedded broker, started for the run, or the Apache Kafka cluster."""
-    if kind == EMBEDDED:
-        with EmbeddedBroker(log=workdir / "broker.log") as embedded:
-            url = embedded.url
-            yield Broker(kind, f"embedded (Tansu) at {url}", embedded_settings(url))
+    """Tansu, started for the run, or the Apache Kafka cluster."""
+    if kind == TANSU:
+        with EmbeddedBroker(log=workdir / "broker.log") as tansu:
+            yield Broker(kind, f"{tansu.describe()} at {tansu.url}", tansu.settings_for)
         return
     with kafka_cluster() as kafka:
-        yield Broker(
-            kind,
-            f"Apache Kafka {KAFKA_VERSION}, {len(kafka.nodes)} nodes (KRaft) at {kafka.url}",
-            {
-                "broker": kafka.url,
-                "session_timeout": KAFKA_SESSION_TIMEOUT,
-                "replication_factor": kafka.replication,
-                "min_insync_replicas": kafka.min_insync,
-            },
-        )
+
+        def on_kafka(settings: Settings) -> Settings:
+            return settings.replace(
+                broker=kafka.url,
+                session_timeout=KAFKA_SESSION_TIMEOUT,
+                replication_factor=kafka.replication,
+                min_insync_replicas=kafka.min_insync,
+            )
+
+        description = f"Apache Kafka {KAFKA_VERSION}, {len(kafka.nodes)} nodes (KRaft)"
+        yield Broker(kind, f"{description} at {kafka.url}", on_kafka)
 
 
 def on_topics(base: Settings, tag: str) -> Settings:

@@ -29,7 +29,6 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from _common import embedded_settings  # noqa: E402
 from throughput import DEFAULT_CORPUS, load_corpus, machine  # noqa: E402
 
 from pipeline import codec  # noqa: E402
@@ -154,17 +153,18 @@ async def main() -> None:
     byte_rounds: list[dict[str, float]] = []
     ceiling: list[float] = []
     with EmbeddedBroker(log=workdir / "broker.log") as broker:
-        settings = Settings.load(
-            {
-                **embedded_settings(broker.url),
-                "metrics_port": 0,
-                "data_dir": workdir / "state",
-                "app_prefix": "profile",
-                # A shared machine's stalls must not kill a code process in the middle of a
-                # batch: that would be counted as the pipeline's cost.
-                "article_timeout": 300.0,
-            },
-            env={},
+        settings = broker.settings_for(
+            Settings.load(
+                {
+                    "metrics_port": 0,
+                    "data_dir": workdir / "state",
+                    "app_prefix": "profile",
+                    # A shared machine's stalls must not kill a code process in the middle of a
+                    # batch: that would be counted as the pipeline's cost.
+                    "article_timeout": 300.0,
+                },
+                env={},
+            )
         )
         nlp = load_nlp(settings.spacy_model)
         with (workdir / "workers.log").open("w") as log:

@@ -33,7 +33,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import wikinews
-from _common import embedded_settings
 from aiokafka import AIOKafkaProducer
 
 from pipeline import codec
@@ -136,16 +135,17 @@ async def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="wirestream-dedup-bench-"))
     with EmbeddedBroker(log=workdir / "broker.log") as broker:
-        settings = Settings.load(
-            {
-                **embedded_settings(broker.url),
-                "stages": ("clean",),
-                "batch_timeout": args.batch_timeout,
-                "metrics_port": 0,
-                "data_dir": workdir / "state",
-                "app_prefix": "bench",
-            },
-            env={},
+        settings = broker.settings_for(
+            Settings.load(
+                {
+                    "stages": ("clean",),
+                    "batch_timeout": args.batch_timeout,
+                    "metrics_port": 0,
+                    "data_dir": workdir / "state",
+                    "app_prefix": "bench",
+                },
+                env={},
+            )
         )
         print(
             f"{len(articles)} articles; batch size {settings.batch_size}, "

@@ -1,4 +1,5 @@
-"""Latency of a quiet stream, per hop, on the embedded broker, on Apache Kafka or on both:
+"""Latency of a quiet stream, per hop, on Tansu (the embedded broker), on Apache Kafka or
+on both:
 `fetch_max_wait` A/B.
 
 A worker runs every stage; articles (the samples, as `wirestream produce` reads them) are pushed
@@ -10,7 +11,7 @@ topics of its own. With `--broker both` every round runs on both brokers (the or
 too). Apache Kafka is the three-node cluster `make kafka-up` started, else one started for the
 run. A worker whose stages keep exiting ends the run with their exit codes and its log's end.
 
-    python bench/latency.py [PATH ...] [--broker embedded|kafka|both] [--articles 11] [--rounds 3]
+    python bench/latency.py [PATH ...] [--broker tansu|kafka|both] [--articles 11] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from _common import (  # noqa: E402
     BROKERS,
-    EMBEDDED,
+    TANSU,
     Broker,
     WorkerDied,
     load_average,
@@ -125,8 +126,8 @@ async def measure(
     for round_no in range(rounds):
         step = 1 if round_no % 2 else -1
         for broker in brokers[::step]:
-            base = Settings.load(
-                {**broker.settings, "app_prefix": f"latency-{run}", "metrics_port": 0}, env={}
+            base = broker.settings_for(
+                Settings.load({"app_prefix": f"latency-{run}", "metrics_port": 0}, env={})
             )
             for wait in (FAUST_FETCH_WAIT, default_wait)[::step]:
                 started = time.perf_counter()
@@ -145,7 +146,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("paths", nargs="*", type=Path, default=[REPO / "samples"])
-    parser.add_argument("--broker", choices=(*BROKERS, "both"), default=EMBEDDED)
+    parser.add_argument("--broker", choices=(*BROKERS, "both"), default=TANSU)
     parser.add_argument("--articles", type=int, default=11)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()

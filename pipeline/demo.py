@@ -1,4 +1,7 @@
-"""`wirestream demo`: the whole pipeline on the embedded broker, the sample articles through it."""
+"""`wirestream demo`: the whole pipeline on the embedded broker, the sample articles through it.
+
+The embedded broker (``pipeline.embedded``) starts while the stage processes load their models.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +17,8 @@ from typing import IO, Any
 import click
 
 from pipeline import codec
-from pipeline.broker import EMBEDDED_SESSION_TIMEOUT, EmbeddedBroker
+from pipeline.broker import EmbeddedBroker
+from pipeline.embedded import EmbeddedKafka, embedded_broker
 from pipeline.producer import end_offsets, produce, read_topics
 from pipeline.runtime.supervisor import Supervisor
 from pipeline.settings import Settings
@@ -80,13 +84,18 @@ async def run_demo(
     output.parent.mkdir(parents=True, exist_ok=True)
     log_path = output.parent / "demo-workers.log"
     with contextlib.ExitStack() as stack:
+        broker_ready = None
         if settings.broker is None:
-            broker = stack.enter_context(EmbeddedBroker(log=output.parent / "demo-broker.log"))
-            # It has no idempotent writes (InitProducerId fails).
-            settings = settings.replace(
-                broker=broker.url, session_timeout=EMBEDDED_SESSION_TIMEOUT, idempotence=False
+            broker, note = embedded_broker(
+                settings.embedded_broker, log=output.parent / "demo-broker.log"
             )
-            echo(f"Embedded broker (Tansu) listening on {broker.url}")
+            stack.callback(broker.stop)
+            settings = broker.settings_for(settings)
+            if note:
+                echo(f"Note: {note}")
+            echo(f"Starting the embedded broker, {broker.describe()}, on {broker.url}")
+            # It starts while the stage processes load their models.
+            broker_ready = asyncio.create_task(_start_broker(broker, echo))
         else:
             echo(f"Using broker {settings.broker}")
         if settings.metrics_port and not _port_free(settings.metrics_host, settings.metrics_port):
@@ -96,16 +105,25 @@ async def run_demo(
         supervisor = Supervisor(settings, log_stream=log_file)
         try:
             return await _demo(
-                settings, supervisor, paths, output, with_samples, keep_running, echo
+                settings, supervisor, broker_ready, paths, output, with_samples, keep_running, echo
             )
         finally:
+            if broker_ready is not None:
+                broker_ready.cancel()  # if the demo ended before the broker was ready
             echo("Stopping workers…")
             await supervisor.stop()
+
+
+async def _start_broker(broker: EmbeddedKafka | EmbeddedBroker, echo: Any) -> None:
+    started = time.monotonic()
+    await broker.start_async()
+    echo(f"Broker ready in {time.monotonic() - started:.1f}s")
 
 
 async def _demo(
     settings: Settings,
     supervisor: Supervisor,
+    broker_ready: asyncio.Task[None] | None,
     paths: Sequence[str],
     output: Path,
     with_samples: bool,
@@ -113,10 +131,10 @@ async def _demo(
     echo: Any,
 ) -> int:
     started = time.monotonic()
-    await supervisor.start()
-    watcher = asyncio.create_task(supervisor.supervise())
     log_path = output.parent / "demo-workers.log"
     echo(f"Starting stages {', '.join(settings.stages)} (worker log: {log_path})…")
+    await supervisor.start(broker_ready)
+    watcher = asyncio.create_task(supervisor.supervise())
     await supervisor.wait_ready(READY_TIMEOUT)
     echo(f"Workers ready in {time.monotonic() - started:.1f}s; metrics at {supervisor.metrics_url}")
 

@@ -329,8 +329,9 @@ async def check_transactions(settings: Settings) -> None:
         raise TransactionsUnsupported(
             f"processing_guarantee exactly-once needs a broker with Kafka transactions; the "
             f"broker at {settings.broker_url} refused a transactional producer "
-            f"({type(exc).__name__}: {exc}). Use Apache Kafka (`make kafka-up`), or "
-            "processing_guarantee at-least-once."
+            f"({type(exc).__name__}: {exc}). Use Apache Kafka (`make kafka-up`; for the demo, "
+            "embedded_broker kafka or auto with Java installed), or processing_guarantee "
+            "at-least-once."
         ) from exc
     finally:
         with contextlib.suppress(Exception):

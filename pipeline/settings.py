@@ -51,6 +51,7 @@ LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 VALIDATE_MODES = ("off", "sample", "all")
 START_POSITIONS = ("earliest", "latest")
 TRACING_MODES = ("off", "on")
+EMBEDDED_BROKERS = ("auto", "kafka", "tansu")
 
 
 def _setting(
@@ -86,9 +87,21 @@ class Settings:
     broker: str | None = _setting(
         None,
         "Kafka bootstrap servers (`kafka://host:9092`, comma-separated for several). Unset: "
-        "`demo` starts the embedded broker; other commands use `kafka://127.0.0.1:9092`.",
+        "`demo` starts the embedded broker (`embedded_broker`); other commands use "
+        "`kafka://127.0.0.1:9092`.",
         group=CONNECTION,
         metavar="URL",
+    )
+    embedded_broker: str = _setting(
+        "auto",
+        "The broker `demo` (with `broker` unset) and `wirestream broker` start, its data in a "
+        "temporary folder removed at exit: `kafka` (Apache Kafka, one node; needs Java 17+, and "
+        "Maven the first time to fetch Kafka into `~/.m2/wirestream`), `tansu` (in memory; "
+        "clients on older librdkafka, kcat among them, cannot connect to it) or `auto`: Apache "
+        "Kafka where `java` is on the PATH and Kafka is cached or Maven can fetch it, else Tansu.",
+        group=CONNECTION,
+        metavar="auto|kafka|tansu",
+        choices=EMBEDDED_BROKERS,
     )
     app_prefix: str = _setting(
         "wirestream",
@@ -176,15 +189,15 @@ class Settings:
     idempotence: bool = _setting(
         True,
         "Producers ask the broker for idempotent writes (`enable.idempotence`): a send retried "
-        "after a lost answer is not written twice. The embedded broker lacks it, and the demo "
-        "turns it off there.",
+        "after a lost answer is not written twice. Tansu lacks it, and the demo turns it off "
+        "there.",
         group=TOPICS,
         metavar="BOOL",
     )
     session_timeout: float = _setting(
         10.0,
-        "Consumer-group session timeout in seconds. Low values make the embedded broker "
-        "(which completes a join after about half of it) start fast.",
+        "Consumer-group session timeout in seconds. Low values make Tansu (which completes a "
+        "join after about half of it) start fast; the demo uses 6 s there.",
         group=CONSUMER,
         metavar="SECONDS",
         above=0,

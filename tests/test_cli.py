@@ -39,8 +39,10 @@ def test_every_command_has_help(command):
 
 
 def test_each_command_takes_only_the_settings_it_uses():
-    assert settings_of("broker") == settings_of("train-topics") == settings_of("eval-topics")
-    assert settings_of("broker") == set()
+    assert settings_of("train-topics") == settings_of("eval-topics") == set()
+    assert settings_of("broker") == {"embedded_broker"}
+    assert "embedded_broker" in settings_of("demo")
+    assert not {"embedded_broker"} & (settings_of("worker") | settings_of("produce"))
     assert settings_of("top") == {"metrics_host", "metrics_port"}
     enrich = settings_of("enrich")
     assert {"spacy_model", "classify_threshold", "batch_size", "validate_output"} <= enrich

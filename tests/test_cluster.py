@@ -38,6 +38,12 @@ def test_a_single_node_asks_for_one_replica(tmp_path):
     assert config["default.replication.factor"] == config["min.insync.replicas"] == "1"
 
 
+def test_cluster_ids_never_start_with_a_dash_which_the_storage_tool_takes_for_an_option():
+    ids = [cluster_module._cluster_id() for _ in range(5000)]  # 1 in 64 would, unchecked
+    assert not [i for i in ids if i.startswith("-")]
+    assert {len(i) for i in ids} == {22} and len(set(ids)) == len(ids)
+
+
 def test_the_record_in_the_state_folder_reads_back(tmp_path):
     cluster = KafkaCluster(3, home=tmp_path / "home", libs=tmp_path / "libs")
     for n, node in enumerate(cluster.nodes):

@@ -67,6 +67,7 @@ def test_flags_override_environment_and_none_means_not_given():
         ({"topic_dedup": "articles.clean"}, "different topic"),
         ({"no_such_setting": "1"}, "unknown setting"),
         ({"processing_guarantee": "exactly-twice"}, "processing_guarantee"),
+        ({"embedded_broker": "redpanda"}, "embedded_broker must be one of auto, kafka, tansu"),
     ],
 )
 def test_bad_values_are_reported(overrides, message):

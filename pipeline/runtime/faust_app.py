@@ -95,6 +95,10 @@ def faust_app(settings: Settings, group: str, datadir: str) -> faust.App:
         broker=faust_broker_url(settings.broker_url),
         broker_credentials=faust_credentials(settings),
         store="memory://",
+        # No tables, so no standbys: with faust's default of one, its sticky assignor lets a
+        # worker keep up to ceil(partitions / workers) partitions, and a third worker joining two
+        # that hold two of four each gets none; without, each worker gets at least one.
+        table_standby_replicas=0,
         autodiscover=False,
         web_enabled=False,
         topic_partitions=settings.partitions,

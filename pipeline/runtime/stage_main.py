@@ -1,9 +1,11 @@
 """Entry point of one stage's worker process, started by ``pipeline.runtime.supervisor.Supervisor``.
 
-Usage: ``python -m pipeline.runtime.stage_main STAGE`` with the settings as JSON on standard input
-(secrets included: a pipe, unlike the environment, is not readable by other processes of the
-user through ``/proc``) and ``PROMETHEUS_MULTIPROC_DIR`` set by the supervisor. The stage's code
-and models run in a child process of this one (``pipeline.runtime.sandbox``).
+Usage: ``python -m pipeline.runtime.stage_main STAGE`` with the settings as one line of JSON on
+standard input (secrets included: a pipe, unlike the environment, is not readable by other
+processes of the user through ``/proc``) and ``PROMETHEUS_MULTIPROC_DIR`` set by the supervisor.
+The stage's code and models run in a child process of this one (``pipeline.runtime.sandbox``).
+Once they are loaded, the process waits for its standard input to close, the supervisor's word
+that the broker and topics are ready, and then joins its consumer group.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def main(argv: list[str]) -> int:
     exit_when_orphaned(
         supervisor, ORPHAN_GRACE, "wirestream: stage process still stopping; exiting now"
     )
-    settings = Settings.load(overrides=codec.loads(sys.stdin.buffer.read()), env={})
+    settings = Settings.load(overrides=codec.loads(sys.stdin.buffer.readline()), env={})
     setup_logging(settings.log_level, stage_name)
     # A stage-code process that exits leaves its gauges behind unless marked dead.
     stage = IsolatedStage(settings, stage_name, on_exit=mark_process_dead)
@@ -51,6 +53,7 @@ def main(argv: list[str]) -> int:
         asyncio.run(stage.start())  # models load before the consumer joins its group
     except StageUnavailable as exc:
         sys.exit(f"wirestream: {exc}")
+    sys.stdin.buffer.read()  # until the supervisor has the topics ready
     stage_app = build_app(settings, stage)
     worker = faust.Worker(stage_app.app, loglevel=settings.log_level, quiet=True)
     try:

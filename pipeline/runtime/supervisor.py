@@ -20,7 +20,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -82,6 +82,12 @@ class StageProcess:
     exit_codes: list[int] = field(default_factory=list)
 
 
+def _release(stage: StageProcess) -> None:
+    """Let a stage process join its group: it waits for its standard input to close."""
+    if stage.process is not None and stage.process.stdin is not None:
+        stage.process.stdin.close()
+
+
 class StageFailed(RuntimeError):
     """A stage process keeps dying before it becomes ready."""
 
@@ -134,14 +140,27 @@ class Supervisor:
 
     # --- lifecycle -------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, broker_ready: Awaitable[None] | None = None) -> None:
+        """Serve health and metrics, start the stage processes, check the topics; once this
+        returns, the stages join their groups. ``broker_ready``, if given, is awaited before the
+        topics are checked: a broker starting meanwhile (the demo's)."""
         # The port first: a second worker on a host fails at once, before any broker retries.
         await self._start_http()
-        await ensure_topics(self.settings)
-        if self.settings.exactly_once:
-            await check_transactions(self.settings)
+        # The stage processes load their models while the topics are checked; each joins its
+        # group only once its standard input closes (``_release``).
         for stage in self.stages.values():
-            await self._spawn(stage)
+            await self._spawn(stage, hold=True)
+        try:
+            if broker_ready is not None:
+                await broker_ready
+            await ensure_topics(self.settings)
+            if self.settings.exactly_once:
+                await check_transactions(self.settings)
+        except BaseException:
+            await self.stop()
+            raise
+        for stage in self.stages.values():
+            _release(stage)
 
     async def run(self) -> None:
         """Start, then supervise until ``stop()`` or a signal; raises if a stage cannot start."""
@@ -214,7 +233,9 @@ class Supervisor:
         env[SUPERVISOR_PID_ENV] = str(os.getpid())
         return env
 
-    async def _spawn(self, stage: StageProcess) -> None:
+    async def _spawn(self, stage: StageProcess, *, hold: bool = False) -> None:
+        """Start a stage process; unless ``hold``, it may join its group once its models are
+        loaded."""
         output = self.log_stream if self.log_stream is not None else None
         stage.process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -227,10 +248,11 @@ class Supervisor:
             stderr=output,
         )
         assert stage.process.stdin is not None
-        stage.process.stdin.write(codec.dumps(self.settings.as_strings(secrets=True)))
+        stage.process.stdin.write(codec.dumps(self.settings.as_strings(secrets=True)) + b"\n")
         with contextlib.suppress(ConnectionError):
             await stage.process.stdin.drain()
-        stage.process.stdin.close()
+        if not hold:
+            _release(stage)
         stage.started_at = time.monotonic()
         stage.was_ready = False
         log.info("started %s stage as process %d", stage.stage, stage.process.pid)

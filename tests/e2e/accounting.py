@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
 
 from pipeline import codec
 from pipeline.producer import read_topics
@@ -198,6 +199,19 @@ def worker_command(
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+async def metric(settings: Settings, name: str, **labels: str) -> float:
+    """A sample of the worker's /metrics: the sum of those with ``labels`` among theirs."""
+    url = f"http://{settings.metrics_host}:{settings.metrics_port}/metrics"
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        text = await response.text()
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name and labels.items() <= sample.labels.items()
+    )
 
 
 async def wait_ready(settings: Settings, process: subprocess.Popen[bytes], timeout: float) -> None:

@@ -1,6 +1,6 @@
 """End-to-end fixtures: one broker for the session, real worker processes per test.
 
-The broker is the embedded one unless pytest runs with ``--broker kafka``: then it is a
+The broker is Tansu (``pipeline.broker``) unless pytest runs with ``--broker kafka``: then it is a
 three-node Apache Kafka cluster, the one `make kafka-up` left running if there is one, else one
 started for the session. Without Java or Maven that fails, saying so; it is never skipped.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.broker import EMBEDDED_SESSION_TIMEOUT, EmbeddedBroker
+from pipeline.broker import EmbeddedBroker
 from pipeline.cluster import KafkaCluster
 from pipeline.producer import Record, read_topics
 from pipeline.runtime.supervisor import Supervisor
@@ -39,13 +39,9 @@ class BrokerUnderTest:
         return "kafka" if self.cluster else "embedded"
 
     def settings_for(self, settings: Settings) -> Settings:
-        if self.cluster is None:
-            return settings.replace(
-                broker=self.url,
-                session_timeout=EMBEDDED_SESSION_TIMEOUT,
-                batch_timeout=0.1,
-                idempotence=False,
-            )
+        if self.embedded is not None:
+            return self.embedded.settings_for(settings).replace(batch_timeout=0.1)
+        assert self.cluster is not None
         # Kafka's smallest session timeout (group.min.session.timeout.ms) is 6 s as well: a
         # killed member's partitions move that soon.
         return settings.replace(

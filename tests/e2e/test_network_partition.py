@@ -12,20 +12,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
 import shutil
 import subprocess
 import time
 import uuid
 from collections.abc import Iterator
 
-import aiohttp
 import pytest
 
 from pipeline.cluster import KafkaCluster
 from tests.e2e.accounting import (
     SOAK,
     count,
+    metric,
     progress,
     settle,
     synthetic_articles,
@@ -77,14 +76,6 @@ def isolated_hosts(count: int) -> Iterator[tuple[str, list[tuple[str, str, str]]
         ip("link", "del", bridge)
 
 
-async def metric(settings, name: str, stage: str) -> float:
-    url = f"http://{settings.metrics_host}:{settings.metrics_port}/metrics"
-    async with aiohttp.ClientSession() as session, session.get(url) as response:
-        text = await response.text()
-    found = re.search(rf'^{name}{{[^}}]*stage="{stage}"[^}}]*}} (\S+)$', text, re.MULTILINE)
-    return float(found.group(1)) if found else 0.0
-
-
 async def test_a_worker_cut_off_for_a_while_hands_over_its_partitions_and_rejoins(
     e2e_settings, cluster, tmp_path
 ):
@@ -118,7 +109,7 @@ async def cut_off_scenario(e2e_settings, kafka: KafkaCluster, hosts, tmp_path) -
         try:
             # The other worker takes every partition once the group drops the cut-off member.
             async with asyncio.timeout(120):
-                while await metric(workers[1], "wirestream_assigned_partitions", "ner") < 4:
+                while await metric(workers[1], "wirestream_assigned_partitions", stage="ner") < 4:
                     await asyncio.sleep(0.5)
             moved = round(time.monotonic() - cut, 1)
             await asyncio.sleep(max(0.0, CUT_SECONDS - (time.monotonic() - cut)))
@@ -128,11 +119,11 @@ async def cut_off_scenario(e2e_settings, kafka: KafkaCluster, hosts, tmp_path) -
         await settle(base, expected, 600 if SOAK else 240)
         # Back in the group, holding partitions again, the same processes as before.
         async with asyncio.timeout(120):
-            while await metric(workers[0], "wirestream_assigned_partitions", "ner") < 1:
+            while await metric(workers[0], "wirestream_assigned_partitions", stage="ner") < 1:
                 await asyncio.sleep(0.5)
         rejoined = round(time.monotonic() - cut - CUT_SECONDS, 1)
         restarts = {
-            stage: await metric(workers[0], "wirestream_stage_restarts_total", stage)
+            stage: await metric(workers[0], "wirestream_stage_restarts_total", stage=stage)
             for stage in ("clean", "ner", "classify")
         }
         assert first.poll() is None and second.poll() is None, "a worker exited"

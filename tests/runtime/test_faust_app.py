@@ -1,9 +1,12 @@
-"""The stage apps' consumers take the fetch wait from the settings, not faust's fixed 1.5 s."""
+"""The stage apps' faust settings: the consumer's fetch wait and isolation, the producer's
+idempotence and compression, and how partitions are shared among a stage's workers."""
 
 from __future__ import annotations
 
 import asyncio
 
+from faust.assignor.client_assignment import CopartitionedAssignment
+from faust.assignor.copartitioned_assignor import CopartitionedAssignor
 from faust.types import TP
 
 from pipeline.runtime.faust_app import faust_app
@@ -49,3 +52,20 @@ async def test_the_producer_is_idempotent_and_compresses_as_the_settings_say(tmp
         producer = faust_app(settings, "wirestream-test", str(tmp_path)).producer._new_producer()
         assert (producer._txn_manager is not None) is idempotent, overrides
         assert producer._compression_type == compression, overrides
+
+
+def test_a_worker_joining_two_that_hold_every_partition_gets_a_share(tmp_path):
+    """The assignment faust's assignor makes with the app's standby setting, from two workers
+    holding two of four partitions each, when a third joins (a NER worker scaling out)."""
+    settings = Settings.load({"broker": "kafka://127.0.0.1:9092"}, env={})
+    app = faust_app(settings, "wirestream-test", str(tmp_path))
+    topics = {"articles.clean"}
+    members = {
+        "first": CopartitionedAssignment(actives={0, 1}, standbys={2, 3}, topics=topics),
+        "second": CopartitionedAssignment(actives={2, 3}, standbys={0, 1}, topics=topics),
+        "joining": CopartitionedAssignment(actives=set(), standbys=set(), topics=topics),
+    }
+    assigned = CopartitionedAssignor(topics, members, 4, app.assignor.replicas).get_assignment()
+    actives = {name: sorted(member.actives) for name, member in assigned.items()}
+    assert all(actives.values()), actives
+    assert sorted(p for held in actives.values() for p in held) == [0, 1, 2, 3]

@@ -3,6 +3,7 @@ health and metrics endpoints answer before the stages run."""
 
 from __future__ import annotations
 
+import asyncio
 import platform
 import shutil
 import socket
@@ -137,3 +138,24 @@ def test_a_metrics_file_being_created_reads_as_not_ready_yet(settings):
         assert supervisor.stage_readiness() == dict.fromkeys(settings.stages, False)
     finally:
         shutil.rmtree(supervisor.metrics_dir)
+
+
+async def test_stage_processes_start_while_the_broker_does_and_wait_for_it(settings):
+    """They load their models meanwhile and join their groups only once released (their
+    standard input closed); a broker that fails to start takes them down with the worker."""
+    supervisor = Supervisor(settings.replace(broker=f"kafka://127.0.0.1:{free_port()}"))
+    held: list[bool] = []
+
+    async def broker_fails() -> None:
+        await asyncio.sleep(1.0)
+        for stage in supervisor.stages.values():
+            assert stage.process is not None and stage.process.stdin is not None
+            held.append(stage.process.returncode is None and not stage.process.stdin.is_closing())
+        raise RuntimeError("the broker did not start")
+
+    with pytest.raises(RuntimeError, match="the broker did not start"):
+        await supervisor.start(broker_fails())
+    assert held == [True] * len(settings.stages)
+    assert all(s.process is not None and s.process.returncode is not None
+               for s in supervisor.stages.values())  # fmt: skip
+    assert not supervisor.metrics_dir.exists()
