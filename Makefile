@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORPUS ?=
+# The broker `make bench` and `make bench-latency` measure on: tansu, kafka or both.
+BROKER ?= tansu
 
 .PHONY: demo test lint format bench bench-all lock clean deploy-files soak audit bench-hostile \
 	kafka-up kafka-down test-kafka soak-kafka bench-compression \
@@ -81,9 +83,11 @@ audit: $(STAMP)
 deploy-files: $(STAMP)
 	$(BIN)/python deploy/generate.py
 
-# End-to-end throughput on the embedded broker against the raw spaCy ceiling (CORPUS=paths).
+# End-to-end throughput against the raw spaCy ceiling (CORPUS=paths) on Tansu (the embedded
+# broker), on Apache Kafka (BROKER=kafka: the cluster `make kafka-up` started, else one started for the
+# run) or on both side by side with one ceiling per round (BROKER=both).
 bench: $(STAMP)
-	$(BIN)/python bench/throughput.py $(CORPUS)
+	$(BIN)/python bench/throughput.py --broker $(BROKER) $(CORPUS)
 
 # Throughput in exactly-once against at-least-once on Apache Kafka (the cluster `make kafka-up`
 # started, else one started for the run): medians of the rounds and their ratio.
@@ -120,7 +124,7 @@ bench-topics: $(STAMP)
 bench-topics-cross: $(STAMP)
 	$(BIN)/python bench/topics_cross_source.py
 bench-latency: $(STAMP)
-	$(BIN)/python bench/latency.py
+	$(BIN)/python bench/latency.py --broker $(BROKER)
 # `make demo`'s wall time on Apache Kafka (one node) and on Tansu, side by side (needs Java).
 bench-demo: $(STAMP)
 	$(BIN)/python bench/demo_start.py

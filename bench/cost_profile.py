@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from throughput import DEFAULT_CORPUS, load_corpus, machine  # noqa: E402
 
 from pipeline import codec  # noqa: E402
-from pipeline.broker import EMBEDDED_SESSION_TIMEOUT, EmbeddedBroker  # noqa: E402
+from pipeline.broker import EmbeddedBroker  # noqa: E402
 from pipeline.producer import end_offsets, produce, read_topics  # noqa: E402
 from pipeline.runtime.supervisor import Supervisor  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
@@ -153,19 +153,18 @@ async def main() -> None:
     byte_rounds: list[dict[str, float]] = []
     ceiling: list[float] = []
     with EmbeddedBroker(log=workdir / "broker.log") as broker:
-        settings = Settings.load(
-            {
-                "broker": broker.url,
-                "session_timeout": EMBEDDED_SESSION_TIMEOUT,
-                "idempotence": False,  # the embedded broker has no idempotent writes
-                "metrics_port": 0,
-                "data_dir": workdir / "state",
-                "app_prefix": "profile",
-                # A shared machine's stalls must not kill a code process in the middle of a
-                # batch: that would be counted as the pipeline's cost.
-                "article_timeout": 300.0,
-            },
-            env={},
+        settings = broker.settings_for(
+            Settings.load(
+                {
+                    "metrics_port": 0,
+                    "data_dir": workdir / "state",
+                    "app_prefix": "profile",
+                    # A shared machine's stalls must not kill a code process in the middle of a
+                    # batch: that would be counted as the pipeline's cost.
+                    "article_timeout": 300.0,
+                },
+                env={},
+            )
         )
         nlp = load_nlp(settings.spacy_model)
         with (workdir / "workers.log").open("w") as log:

@@ -36,7 +36,7 @@ import wikinews
 from aiokafka import AIOKafkaProducer
 
 from pipeline import codec
-from pipeline.broker import EMBEDDED_SESSION_TIMEOUT, EmbeddedBroker
+from pipeline.broker import EmbeddedBroker
 from pipeline.envelope import Incoming
 from pipeline.events import Article
 from pipeline.kafka import client_options
@@ -135,18 +135,17 @@ async def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="wirestream-dedup-bench-"))
     with EmbeddedBroker(log=workdir / "broker.log") as broker:
-        settings = Settings.load(
-            {
-                "broker": broker.url,
-                "stages": ("clean",),
-                "session_timeout": EMBEDDED_SESSION_TIMEOUT,
-                "idempotence": False,  # the embedded broker has no idempotent writes
-                "batch_timeout": args.batch_timeout,
-                "metrics_port": 0,
-                "data_dir": workdir / "state",
-                "app_prefix": "bench",
-            },
-            env={},
+        settings = broker.settings_for(
+            Settings.load(
+                {
+                    "stages": ("clean",),
+                    "batch_timeout": args.batch_timeout,
+                    "metrics_port": 0,
+                    "data_dir": workdir / "state",
+                    "app_prefix": "bench",
+                },
+                env={},
+            )
         )
         print(
             f"{len(articles)} articles; batch size {settings.batch_size}, "

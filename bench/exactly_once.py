@@ -21,29 +21,22 @@ import contextlib
 import statistics
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from throughput import DEFAULT_CORPUS, load_corpus, machine, pipeline_round  # noqa: E402
+from _common import KAFKA_SESSION_TIMEOUT, kafka_cluster  # noqa: E402
+from throughput import DEFAULT_CORPUS, load_corpus, machine  # noqa: E402
 
+from pipeline import codec  # noqa: E402
 from pipeline.cluster import KafkaCluster  # noqa: E402
+from pipeline.producer import end_offsets, produce, read_topics  # noqa: E402
 from pipeline.runtime.supervisor import Supervisor  # noqa: E402
 from pipeline.settings import PROCESSING_GUARANTEES, Settings  # noqa: E402
-
-
-@contextlib.contextmanager
-def cluster() -> Iterator[KafkaCluster]:
-    recorded = KafkaCluster.load()
-    if recorded is not None and all(node.alive() for node in recorded.nodes):
-        recorded.wait_ready()
-        yield recorded
-        return
-    with KafkaCluster(3) as started:
-        yield started
 
 
 @contextlib.asynccontextmanager
@@ -79,7 +72,7 @@ def main() -> None:
         f"{len(articles)} articles per round (bodies cut to {args.chars} characters), "
         f"{args.rounds} rounds, each guarantee in turn"
     )
-    with cluster() as kafka:
+    with kafka_cluster() as kafka:
         print(f"broker: Apache Kafka, {len(kafka.nodes)} nodes at {kafka.url}")
         rates = asyncio.run(measure(kafka, articles, args.rounds))
     alo, eos = (statistics.median(rates[g]) for g in PROCESSING_GUARANTEES)
@@ -104,7 +97,7 @@ def guarantee_settings(kafka: KafkaCluster, guarantee: str, workdir: Path) -> Se
             "processing_guarantee": guarantee,
             "replication_factor": kafka.replication,
             "min_insync_replicas": kafka.min_insync,
-            "session_timeout": 6.0,
+            "session_timeout": KAFKA_SESSION_TIMEOUT,
             "metrics_port": 0,
             "data_dir": workdir / tag,
             "app_prefix": f"bench-{tag}",
@@ -113,6 +106,23 @@ def guarantee_settings(kafka: KafkaCluster, guarantee: str, workdir: Path) -> Se
         },
         env={},
     )
+
+
+async def pipeline_round(
+    settings: Settings, articles: list[dict], tag: str
+) -> tuple[float, list[str]]:
+    """Seconds from the first push to the last of the articles' enriched events, and their
+    texts, read as a consumer of the settings' guarantee reads."""
+    start = await end_offsets(settings, [settings.topic_enriched])
+    started = time.perf_counter()
+    await produce(settings, [{**a, "id": f"{tag}-{i}"} for i, a in enumerate(articles)])
+    texts: list[str] = []
+    async with asyncio.timeout(900):
+        async for record in read_topics(settings, [settings.topic_enriched], start=start):
+            texts.append(codec.loads(record.value)["text"])
+            if len(texts) >= len(articles):
+                break
+    return time.perf_counter() - started, texts
 
 
 async def measure(kafka: KafkaCluster, articles: list[dict], rounds: int) -> dict[str, list[float]]:

@@ -1,5 +1,5 @@
-"""End-to-end throughput, start-up, memory and latency on the embedded broker, against the raw
-spaCy NER ceiling, as a new user would see them.
+"""End-to-end throughput, start-up, memory and latency on Tansu (the embedded broker), on Apache
+Kafka or on both, against the raw spaCy NER ceiling, as a new user would see them.
 
 Each round, on fresh topics: N articles are pushed to the raw topic (4 partitions), then
 `wirestream worker` processes are launched, as commands: one full worker, and then one full
@@ -8,12 +8,18 @@ event; once the backlog is through, the same articles are pushed again, and the 
 their number over the time from the first push to the last enriched event; peak RSS is the sum
 of the peaks of every process of a worker's tree. In the same round, on the same cleaned texts,
 spaCy's `nlp.pipe` with the same components and no Kafka runs in one process, and in two
-processes at once on half the texts each: the 1- and 2-process ceilings.
+processes at once on half the texts each: the 1- and 2-process ceilings, which no broker is
+part of. With `--broker both` each round runs the workers on both brokers (the order
+alternating between rounds) and the ceilings once.
 Medians of the rounds; each ratio is taken within a round. Last, latency at half load: one full
-worker is offered articles one at a time at half its median steady rate; latency is the enriched
-message's broker timestamp minus the raw message's.
+worker is offered articles one at a time at half its median steady rate (with both brokers,
+half the slower one's, on each); latency is the enriched message's broker timestamp minus the
+raw message's. A worker that exits ends the run with its exit status and the end of its log.
 
-    python bench/throughput.py [CORPUS ...] [--articles N] [--rounds R] [--latency-articles M]
+Apache Kafka is the three-node cluster `make kafka-up` started, else one started for the run.
+
+    python bench/throughput.py [CORPUS ...] [--broker tansu|kafka|both] [--articles N]
+        [--rounds R] [--latency-articles M]
 
 CORPUS: .csv files with `title`/`text` columns (Wikinews), or anything `wirestream produce`
 reads. Default: the full-text Wikinews articles under ../shared/data/wikinews-full/.
@@ -23,26 +29,41 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import multiprocessing
 import os
 import platform
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 
+from _common import (  # noqa: E402
+    BROKERS,
+    TANSU,
+    Broker,
+    WorkerDied,
+    load_average,
+    log_tail,
+    median,
+    on_topics,
+    open_broker,
+    unless,
+)
 from aiokafka import AIOKafkaProducer  # noqa: E402
 
 from pipeline import codec  # noqa: E402
-from pipeline.broker import EMBEDDED_SESSION_TIMEOUT, EmbeddedBroker  # noqa: E402
 from pipeline.kafka import ensure_topics, producer_options  # noqa: E402
 from pipeline.producer import end_offsets, produce, read_topics  # noqa: E402
 from pipeline.settings import ENV_PREFIX, Settings  # noqa: E402
@@ -111,43 +132,54 @@ def tree_peak_mib(pid: int) -> float:
     return sum(peak_rss_mib(p) for p in process_tree(pid))
 
 
-def on_topics(base: Settings, tag: str) -> Settings:
-    """The settings with topics and consumer groups of their own."""
-    return base.replace(
-        app_prefix=f"bench-{tag}",
-        topic_raw=f"raw-{tag}",
-        topic_dedup=f"dedup-{tag}",
-        topic_dedup_index=f"dedup-index-{tag}",
-        topic_clean=f"clean-{tag}",
-        topic_entities=f"entities-{tag}",
-        topic_enriched=f"enriched-{tag}",
-        topic_dlq=f"dlq-{tag}",
-    )
+@dataclass
+class Worker:
+    """A `wirestream worker` command launched by the benchmark, with its own log."""
+
+    process: subprocess.Popen[bytes]
+    stages: str
+    log: Path
 
 
-def launch(settings: Settings, stages: str, log: Path, n: int = 0) -> subprocess.Popen[bytes]:
+def launch(settings: Settings, stages: str, log: Path, n: int = 0) -> Worker:
     """`wirestream worker` as a command, with its own data directory."""
     own = settings.replace(stages=tuple(stages.split(",")), data_dir=settings.data_dir / str(n))
     env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
     for name, value in own.as_strings().items():
         env[ENV_PREFIX + name.upper()] = value
     with log.open("ab") as output:
-        return subprocess.Popen(
+        process = subprocess.Popen(
             [sys.executable, "-m", "pipeline", "worker"],
             env=env,
             stdout=output,
             stderr=output,
             stdin=subprocess.DEVNULL,
         )
+    return Worker(process, stages, log)
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGTERM)
+async def exits(workers: Sequence[Worker]) -> NoReturn:
+    """Raise `WorkerDied` as soon as one of ``workers`` has exited: nothing it was to process
+    will come, so waiting on would only run into the benchmark's time limit."""
+    while True:
+        for worker in workers:
+            code = worker.process.poll()
+            if code is not None:
+                raise WorkerDied(
+                    f"`wirestream worker --stages {worker.stages}` (pid {worker.process.pid}) "
+                    f"exited with {code}; the end of its log, {worker.log}:\n"
+                    + log_tail(worker.log)
+                )
+        await asyncio.sleep(0.5)
+
+
+def stop(worker: Worker) -> None:
+    worker.process.send_signal(signal.SIGTERM)
     try:
-        process.wait(30)
+        worker.process.wait(30)
     except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+        worker.process.kill()
+        worker.process.wait()
 
 
 @dataclass
@@ -170,28 +202,30 @@ async def enriched(settings: Settings, count: int, start: dict | None = None) ->
 
 
 async def run_workers(
-    base: Settings, articles: list[dict], tag: str, workers: list[str], log: Path
+    base: Settings, articles: list[dict], tag: str, workers: list[str], logs: Path
 ) -> Run:
     """Push the articles, launch the workers and time their first enriched event (start-up);
     then, once they are through, push the articles again and time them all through (the steady
-    rate, pipeline fill included); stop the workers."""
+    rate, pipeline fill included); stop the workers. A worker that exits ends the run with
+    `WorkerDied`."""
     settings = on_topics(base, tag)
     await ensure_topics(settings)
     await produce(settings, [{**a, "id": f"{tag}-{i}"} for i, a in enumerate(articles)])
     launched = time.perf_counter()
-    processes = [launch(settings, stages, log, n) for n, stages in enumerate(workers)]
-    peaks = [0.0] * len(processes)
+    running = [
+        launch(settings, stages, logs / f"{tag}-{n}.log", n) for n, stages in enumerate(workers)
+    ]
     try:
-        backlog = await enriched(settings, len(articles))
+        backlog = await unless(enriched(settings, len(articles)), exits(running))
         startup = backlog[0][0] - launched
         offsets = await end_offsets(settings, [settings.topic_enriched])
         pushed = time.perf_counter()
         await produce(settings, [{**a, "id": f"{tag}-again-{i}"} for i, a in enumerate(articles)])
-        steady = await enriched(settings, len(articles), offsets)
-        peaks = [tree_peak_mib(p.pid) for p in processes]
+        steady = await unless(enriched(settings, len(articles), offsets), exits(running))
+        peaks = [tree_peak_mib(w.process.pid) for w in running]
     finally:
-        for process in processes:
-            stop(process)
+        for worker in running:
+            stop(worker)
     rate = len(steady) / (steady[-1][0] - pushed)
     return Run(startup, rate, peaks, [text for _, text in steady])
 
@@ -236,32 +270,39 @@ def ceiling_2(model: str, texts: list[str], batch_size: int) -> float:
     return len(texts) / max(times)
 
 
-async def latency_run(base: Settings, articles: list[dict], rate: float, log: Path) -> list[float]:
+async def latency_run(base: Settings, articles: list[dict], rate: float, logs: Path) -> list[float]:
     """Raw-to-enriched latencies (ms) of articles offered one at a time at ``rate`` per second
     to a full worker that has started and caught up."""
     settings = on_topics(base, "latency")
     await ensure_topics(settings)
-    process = launch(settings, "clean,ner,classify", log)
+    worker = launch(settings, "clean,ner,classify", logs / "latency.log")
     try:
-        await produce(settings, [{**articles[0], "id": "latency-warmup"}])
-        async with asyncio.timeout(600):
-            async for _ in read_topics(settings, [settings.topic_enriched]):
-                break
-        sent: dict[str, float] = {}
-        producer = AIOKafkaProducer(**producer_options(settings))
-        await producer.start()
+        return await unless(offered(settings, articles, rate), exits([worker]))
+    finally:
+        stop(worker)
 
-        async def offer() -> None:
-            started = time.perf_counter()
-            for n, article in enumerate(articles):
-                await asyncio.sleep(max(0.0, started + n / rate - time.perf_counter()))
-                key = f"latency-{n}"
-                sent[key] = time.time()
-                value = codec.dumps({**article, "id": key})
-                await producer.send_and_wait(settings.topic_raw, value, key=key.encode())
 
-        offering = asyncio.create_task(offer())
-        latencies: list[float] = []
+async def offered(settings: Settings, articles: list[dict], rate: float) -> list[float]:
+    await produce(settings, [{**articles[0], "id": "latency-warmup"}])
+    async with asyncio.timeout(600):
+        async for _ in read_topics(settings, [settings.topic_enriched]):
+            break
+    sent: dict[str, float] = {}
+    producer = AIOKafkaProducer(**producer_options(settings))
+    await producer.start()
+
+    async def offer() -> None:
+        started = time.perf_counter()
+        for n, article in enumerate(articles):
+            await asyncio.sleep(max(0.0, started + n / rate - time.perf_counter()))
+            key = f"latency-{n}"
+            sent[key] = time.time()
+            value = codec.dumps({**article, "id": key})
+            await producer.send_and_wait(settings.topic_raw, value, key=key.encode())
+
+    offering = asyncio.create_task(offer())
+    latencies: list[float] = []
+    try:
         async with asyncio.timeout(1800):
             async for record in read_topics(settings, [settings.topic_enriched]):
                 key = (record.key or b"").decode()
@@ -270,9 +311,9 @@ async def latency_run(base: Settings, articles: list[dict], rate: float, log: Pa
                 if len(latencies) >= len(articles):
                     break
         await offering
-        await producer.stop()
     finally:
-        stop(process)
+        offering.cancel()
+        await producer.stop()
     return sorted(latencies)
 
 
@@ -280,7 +321,113 @@ def percentile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, round(q * (len(values) - 1)))]
 
 
-async def main() -> None:
+@dataclass
+class Round:
+    runs: dict[str, tuple[Run, Run]]  # by broker: one full worker; the same plus a NER worker
+    c1: float  # the 1- and 2-process ceilings, articles/s
+    c2: float
+
+
+async def measure(
+    brokers: list[Broker], articles: list[dict], latency_articles: list[dict], rounds: int,
+    workdir: Path,
+) -> tuple[list[Round], float, dict[str, list[float]]]:  # fmt: skip
+    """The rounds (the brokers' order alternating), then latency at half load on each broker
+    at the same offered rate: half the slowest broker's median rate of one full worker."""
+    run = uuid.uuid4().hex[:8]  # topics of this run's own on a cluster that outlives it
+    bases = {}
+    for broker in brokers:
+        (workdir / broker.kind).mkdir()
+        bases[broker.kind] = broker.settings_for(
+            Settings.load(
+                {
+                    "app_prefix": f"bench-{run}",
+                    "metrics_port": 0,
+                    "data_dir": workdir / broker.kind / "state",
+                },
+                env={},
+            )
+        )
+    model, batch_size = bases[brokers[0].kind].spacy_model, bases[brokers[0].kind].batch_size
+    nlp = load_nlp(model)
+    results = []
+    for r in range(rounds):
+        runs = {}
+        for broker in brokers[:: 1 if r % 2 == 0 else -1]:
+            base, logs = bases[broker.kind], workdir / broker.kind
+            one = await run_workers(base, articles, f"one-{r}", ["clean,ner,classify"], logs)
+            two = await run_workers(base, articles, f"two-{r}", ["clean,ner,classify", "ner"], logs)
+            runs[broker.kind] = (one, two)
+        texts = next(iter(runs.values()))[0].texts
+        result = Round(runs, ceiling_1(nlp, texts, batch_size), ceiling_2(model, texts, batch_size))
+        results.append(result)
+        for kind, (one, two) in result.runs.items():
+            print(
+                f"round {r + 1}, {kind}: one worker {one.steady:.1f} art/s / ceiling "
+                f"{result.c1:.1f} = {one.steady / result.c1:.2f}, start-up {one.startup:.1f} s, "
+                f"peak RSS {one.peaks[0]:.0f} MiB; with a NER worker {two.steady:.1f} / "
+                f"2-process ceiling {result.c2:.1f} = {two.steady / result.c2:.2f}, NER worker "
+                f"{two.peaks[1]:.0f} MiB",
+                flush=True,
+            )
+    half = min(median(r.runs[b.kind][0].steady for r in results) for b in brokers) / 2
+    latencies = {}
+    for broker in brokers:
+        latencies[broker.kind] = await latency_run(
+            bases[broker.kind], latency_articles, half, workdir / broker.kind
+        )
+    return results, half, latencies
+
+
+def report(
+    brokers: list[Broker], rounds: list[Round], half: float, latencies: dict[str, list[float]]
+) -> None:
+    print()
+    print(f"medians of {len(rounds)} rounds (ratios taken within each round):")
+    print("| system | steady art/s | ÷ ceiling | start-up s | peak RSS MiB |")
+    print("|---|---|---|---|---|")
+    print(
+        f"| raw `nlp.pipe`, NER only, 1 / 2 processes | {median(r.c1 for r in rounds):.1f} / "
+        f"{median(r.c2 for r in rounds):.1f} | 1.00 | – | – |"
+    )
+    for broker in brokers:
+        ones = [r.runs[broker.kind][0] for r in rounds]
+        twos = [r.runs[broker.kind][1] for r in rounds]
+        print(
+            f"| {broker.kind}: `wirestream worker` (all stages) | "
+            f"{median(o.steady for o in ones):.1f} | "
+            f"{median(r.runs[broker.kind][0].steady / r.c1 for r in rounds):.2f} of 1-process | "
+            f"{median(o.startup for o in ones):.1f} | {median(o.peaks[0] for o in ones):.0f} |"
+        )
+        print(
+            f"| {broker.kind}: the same + `wirestream worker --stages ner` | "
+            f"{median(t.steady for t in twos):.1f} | "
+            f"{median(r.runs[broker.kind][1].steady / r.c2 for r in rounds):.2f} of 2-process | "
+            f"{median(t.startup for t in twos):.1f} | "
+            f"{median(t.peaks[0] for t in twos):.0f} + {median(t.peaks[1] for t in twos):.0f} |"
+        )
+    if len(brokers) == 2:
+        first, second = (b.kind for b in brokers)
+        ratios = [
+            median(r.runs[second][k].steady / r.runs[first][k].steady for r in rounds)
+            for k in (0, 1)
+        ]
+        print(
+            f"\n{second} / {first}, median of the rounds' ratios: one worker {ratios[0]:.2f}, "
+            f"with a NER worker {ratios[1]:.2f}"
+        )
+    print()
+    for broker in brokers:
+        values = latencies[broker.kind]
+        print(
+            f"{broker.kind}: latency at half load ({half:.1f} articles/s offered, {len(values)} "
+            f"articles, raw to enriched broker timestamps): p50 {percentile(values, 0.5):.0f} ms, "
+            f"p95 {percentile(values, 0.95):.0f} ms, p99 {percentile(values, 0.99):.0f} ms, "
+            f"max {values[-1]:.0f} ms"
+        )
+
+
+def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -288,6 +435,7 @@ async def main() -> None:
     parser.add_argument("--articles", type=int, default=200, help="articles per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--latency-articles", type=int, default=60)
+    parser.add_argument("--broker", choices=(*BROKERS, "both"), default=TANSU)
     args = parser.parse_args()
 
     corpus = load_corpus(args.corpus)
@@ -295,69 +443,26 @@ async def main() -> None:
         sys.exit(f"no articles found in {', '.join(map(str, args.corpus))}")
     articles = (corpus * (args.articles // len(corpus) + 1))[: args.articles]
     print(f"machine: {machine()}")
+    print(f"{load_average()} at the start")
     sources = ", ".join(map(str, args.corpus))
     print(f"corpus: {len(corpus)} articles from {sources}")
     print(f"{len(articles)} articles per round, {args.rounds} rounds")
 
     workdir = Path(tempfile.mkdtemp(prefix="wirestream-bench-"))
-    log = workdir / "workers.log"
-    rows = []
-    with EmbeddedBroker(log=workdir / "broker.log") as broker:
-        base = Settings.load(
-            {
-                "broker": broker.url,
-                "session_timeout": EMBEDDED_SESSION_TIMEOUT,
-                "idempotence": False,  # the embedded broker has no idempotent writes
-                "metrics_port": 0,
-                "data_dir": workdir / "state",
-            },
-            env={},
-        )
-        nlp = load_nlp(base.spacy_model)
-        for r in range(args.rounds):
-            one = await run_workers(base, articles, f"one-{r}", ["clean,ner,classify"], log)
-            two = await run_workers(base, articles, f"two-{r}", ["clean,ner,classify", "ner"], log)
-            c1 = ceiling_1(nlp, one.texts, base.batch_size)
-            c2 = ceiling_2(base.spacy_model, one.texts, base.batch_size)
-            rows.append((one, two, c1, c2))
-            print(
-                f"round {r + 1}: one worker {one.steady:.1f} art/s / ceiling {c1:.1f} = "
-                f"{one.steady / c1:.2f}, start-up {one.startup:.1f} s, peak RSS "
-                f"{one.peaks[0]:.0f} MiB; with a NER worker {two.steady:.1f} / 2-process "
-                f"ceiling {c2:.1f} = {two.steady / c2:.2f}, NER worker {two.peaks[1]:.0f} MiB"
+    kinds = BROKERS if args.broker == "both" else (args.broker,)
+    with contextlib.ExitStack() as stack:
+        brokers = [stack.enter_context(open_broker(kind, workdir)) for kind in kinds]
+        for broker in brokers:
+            print(f"broker {broker.kind}: {broker.description}", flush=True)
+        try:
+            rounds, half, latencies = asyncio.run(
+                measure(brokers, articles, corpus[: args.latency_articles], args.rounds, workdir)
             )
-        half = statistics.median(one.steady for one, *_ in rows) / 2
-        latencies = await latency_run(base, corpus[: args.latency_articles], half, log)
-
-    def median(values) -> float:
-        return statistics.median(values)
-
-    print()
-    print(f"medians of {args.rounds} rounds (ratios taken within each round):")
-    print("| system | steady art/s | ÷ ceiling | start-up s | peak RSS MiB |")
-    print("|---|---|---|---|---|")
-    print(
-        f"| raw `nlp.pipe`, NER only, 1 / 2 processes | {median(r[2] for r in rows):.1f} / "
-        f"{median(r[3] for r in rows):.1f} | 1.00 | – | – |"
-    )
-    print(
-        f"| `wirestream worker` (all stages) | {median(r[0].steady for r in rows):.1f} | "
-        f"{median(r[0].steady / r[2] for r in rows):.2f} of 1-process | "
-        f"{median(r[0].startup for r in rows):.1f} | {median(r[0].peaks[0] for r in rows):.0f} |"
-    )
-    print(
-        f"| the same + `wirestream worker --stages ner` | {median(r[1].steady for r in rows):.1f}"
-        f" | {median(r[1].steady / r[3] for r in rows):.2f} of 2-process | "
-        f"{median(r[1].startup for r in rows):.1f} | "
-        f"{median(r[1].peaks[0] for r in rows):.0f} + {median(r[1].peaks[1] for r in rows):.0f} |"
-    )
-    print(
-        f"\nlatency at half load ({half:.1f} articles/s offered, {len(latencies)} articles, "
-        f"raw to enriched broker timestamps): p50 {percentile(latencies, 0.5):.0f} ms, "
-        f"p95 {percentile(latencies, 0.95):.0f} ms, p99 {percentile(latencies, 0.99):.0f} ms, "
-        f"max {latencies[-1]:.0f} ms"
-    )
+        except WorkerDied as exc:
+            sys.exit(f"error: {exc}")
+    report(brokers, rounds, half, latencies)
+    print(f"{load_average()} at the end")
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

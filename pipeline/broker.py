@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import IO
 
+from pipeline.runtime.process import end_with_this_process
 from pipeline.settings import Settings
 
 # Tansu completes a consumer-group join after about half the session timeout,
@@ -88,6 +89,7 @@ class EmbeddedBroker:
             # Its own session: Ctrl+C in the terminal must not kill the broker before the
             # workers have stopped and committed; `stop()` ends it afterwards.
             start_new_session=True,
+            preexec_fn=end_with_this_process,
         )
         deadline = time.monotonic() + timeout
         while not accepts_connections(self.host, self.port):

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.broker import BrokerError, accepts_connections, free_port
+from pipeline.runtime.process import end_with_this_process
 
 KAFKA_VERSION = "4.4.0"
 CACHE = Path.home() / ".m2" / "wirestream"
@@ -157,9 +158,11 @@ class KafkaCluster:
         home: Path | None = None,
         host: str = "127.0.0.1",
         ports: Sequence[int] = (),
+        owned: bool = False,
     ) -> None:
         """``ports``: the client ports of the first nodes; the others, and every controller
-        port, are free ones."""
+        port, are free ones. ``owned``: the nodes stop when this process dies, even by
+        SIGKILL (a cluster for this process alone, not one left running for others)."""
         if nodes < 1:
             raise ValueError("a cluster needs at least one node")
         if len(ports) > nodes:
@@ -175,6 +178,7 @@ class KafkaCluster:
         self.replication = min(3, nodes)
         self.min_insync = max(1, self.replication - 1)
         self.state_dir: Path | None = None  # where the cluster is recorded, once it is
+        self.owned = owned
 
     @property
     def bootstrap(self) -> str:
@@ -264,6 +268,7 @@ class KafkaCluster:
                 stdin=subprocess.DEVNULL,
                 # Its own session: Ctrl+C in a terminal reaches the pipeline, not the cluster.
                 start_new_session=True,
+                preexec_fn=end_with_this_process if self.owned else None,
             )
         node.pid = node.process.pid
         if self.state_dir is not None:  # a node restarted: `down` must find its new process
@@ -375,6 +380,7 @@ class KafkaCluster:
         cluster.replication = min(3, len(cluster.nodes))
         cluster.min_insync = max(1, cluster.replication - 1)
         cluster.state_dir = state_dir
+        cluster.owned = False  # a recorded cluster outlives the processes that use it
         return cluster
 
     @staticmethod

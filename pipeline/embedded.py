@@ -60,7 +60,9 @@ class EmbeddedKafka:
     stop."""
 
     def __init__(self, libs: Path, port: int | None = None, host: str = "127.0.0.1") -> None:
-        self.cluster = KafkaCluster(1, libs=libs, host=host, ports=(port,) if port else ())
+        self.cluster = KafkaCluster(
+            1, libs=libs, host=host, ports=(port,) if port else (), owned=True
+        )
         self.host = host
         self.port = self.cluster.nodes[0].port
 

@@ -3,6 +3,11 @@ with a note; and the settings clients of each get."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -122,3 +127,44 @@ def test_clients_of_tansu_get_a_short_session_and_no_idempotence_of_kafka_what_i
     assert ours.broker == "kafka://127.0.0.1:19094"
     assert (ours.session_timeout, ours.idempotence) == (settings.session_timeout, True)
     assert (ours.replication_factor, ours.min_insync_replicas) == (1, 1)
+
+
+OWNER = """
+import sys, time
+from pipeline.embedded import embedded_broker
+broker, _ = embedded_broker(sys.argv[1])
+broker.start()
+process = broker.cluster.nodes[0].process if hasattr(broker, "cluster") else broker.process
+print(process.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize("name", ["tansu", "kafka"])
+def test_a_broker_started_for_a_process_ends_when_that_process_is_killed(name):
+    owner = subprocess.Popen(
+        [sys.executable, "-c", OWNER, name], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    try:
+        line = owner.stdout.readline()
+        assert line, f"the {name} broker did not start"
+        broker_pid = int(line)
+        assert _running(broker_pid)
+    finally:
+        owner.kill()
+        owner.wait()
+    deadline = time.monotonic() + 60
+    while _running(broker_pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    outlived = _running(broker_pid)
+    if outlived:
+        os.kill(broker_pid, signal.SIGKILL)
+    assert not outlived, f"the {name} broker outlived the process that started it"

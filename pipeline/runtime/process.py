@@ -11,6 +11,8 @@ import threading
 import time
 
 _PR_SET_PDEATHSIG = 1
+# Looked up once here, not in a forked child before its exec.
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
 
 
 def die_with_parent(parent: int, sig: signal.Signals, why: str | None = None) -> None:
@@ -18,9 +20,17 @@ def die_with_parent(parent: int, sig: signal.Signals, why: str | None = None) ->
     an orphan; exit at once (``why`` the message, None for status 0) if the parent is already
     gone (``parent`` 0: do not check)."""
     if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, sig)
+        _PRCTL(_PR_SET_PDEATHSIG, sig)
     if parent and os.getppid() != parent:
         sys.exit(why)
+
+
+def end_with_this_process() -> None:
+    """For ``subprocess.Popen(preexec_fn=...)``: the child (a broker this process started for
+    itself) gets SIGTERM when this process dies, even by SIGKILL. Linux ties the signal to the
+    thread that forks: start such children from the main thread."""
+    if sys.platform.startswith("linux"):
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def exit_when_orphaned(parent: int, grace: float, why: str) -> None:
