@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import os
 import statistics
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -17,6 +17,7 @@ from pipeline.broker import EmbeddedBroker
 from pipeline.cluster import KAFKA_VERSION, KafkaCluster
 from pipeline.envelope import Incoming
 from pipeline.events import Article, PipelineInfo
+from pipeline.runtime.supervisor import Supervisor
 from pipeline.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -105,6 +106,24 @@ def on_topics(base: Settings, tag: str) -> Settings:
             for topic in ("raw", "dedup", "dedup-index", "clean", "entities", "enriched", "dlq")
         },
     )
+
+
+@contextlib.asynccontextmanager
+async def in_process_worker(
+    settings: Settings, log: Path, ready_timeout: float = 180.0
+) -> AsyncIterator[Supervisor]:
+    """A worker's supervisor run in this process (its stage processes as children), ready;
+    stopped on exit. Its processes' output is appended to ``log``."""
+    with log.open("a") as stream:
+        supervisor = Supervisor(settings, log_stream=stream)
+        await supervisor.start()
+        watcher = asyncio.create_task(supervisor.supervise())
+        try:
+            await supervisor.wait_ready(ready_timeout)
+            yield supervisor
+        finally:
+            await supervisor.stop()
+            await watcher
 
 
 class WorkerDied(RuntimeError):

@@ -26,13 +26,13 @@ import statistics
 import sys
 import tempfile
 from collections import defaultdict
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import wikinews
+from _common import in_process_worker
 from aiokafka import AIOKafkaProducer
 
 from pipeline import codec
@@ -76,20 +76,6 @@ class Timestamps:
     def total_ms(self, keys: list[bytes]) -> list[int]:
         raw, clean = self.settings.topic_raw, self.settings.topic_clean
         return [self.seen[k][clean] - self.seen[k][raw] for k in keys]
-
-
-@contextlib.asynccontextmanager
-async def worker(settings: Settings, log_path: Path) -> AsyncIterator[Supervisor]:
-    with log_path.open("a") as log:
-        supervisor = Supervisor(settings, log_stream=log)
-        await supervisor.start()
-        watcher = asyncio.create_task(supervisor.supervise())
-        try:
-            await supervisor.wait_ready(180)
-            yield supervisor
-        finally:
-            await supervisor.stop()
-            await watcher
 
 
 def supervisor_mean(supervisor: Supervisor, histogram: str, stage: str) -> float:
@@ -152,7 +138,7 @@ async def main() -> None:
             f"batch timeout {settings.batch_timeout} s"
         )
         stamps = Timestamps(settings)
-        async with worker(settings, workdir / "worker.log") as supervisor:
+        async with in_process_worker(settings, workdir / "worker.log") as supervisor:
             follower = asyncio.create_task(stamps.follow())
             trickle = []
             for i in range(args.trickle):
@@ -181,7 +167,7 @@ async def main() -> None:
         finally:
             await producer.stop()
         drain = [key for key, _ in drain_events]
-        async with worker(settings, workdir / "worker.log"):
+        async with in_process_worker(settings, workdir / "worker.log"):
             missing = await stamps.wait_out(drain)
         follower.cancel()
         emitted = sorted(stamps.seen[k][settings.topic_clean] for k in drain if k not in missing)

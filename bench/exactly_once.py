@@ -22,35 +22,19 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from _common import KAFKA_SESSION_TIMEOUT, kafka_cluster  # noqa: E402
+from _common import KAFKA_SESSION_TIMEOUT, in_process_worker, kafka_cluster  # noqa: E402
 from throughput import DEFAULT_CORPUS, load_corpus, machine  # noqa: E402
 
 from pipeline import codec  # noqa: E402
 from pipeline.cluster import KafkaCluster  # noqa: E402
 from pipeline.producer import end_offsets, produce, read_topics  # noqa: E402
-from pipeline.runtime.supervisor import Supervisor  # noqa: E402
 from pipeline.settings import PROCESSING_GUARANTEES, Settings  # noqa: E402
-
-
-@contextlib.asynccontextmanager
-async def worker(settings: Settings, log: Path) -> AsyncIterator[Supervisor]:
-    with log.open("w") as stream:
-        supervisor = Supervisor(settings, log_stream=stream)
-        await supervisor.start()
-        watcher = asyncio.create_task(supervisor.supervise())
-        try:
-            await supervisor.wait_ready(300)
-            yield supervisor
-        finally:
-            await supervisor.stop()
-            watcher.cancel()
 
 
 def main() -> None:
@@ -132,7 +116,9 @@ async def measure(kafka: KafkaCluster, articles: list[dict], rounds: int) -> dic
     rates: dict[str, list[float]] = {guarantee: [] for guarantee in PROCESSING_GUARANTEES}
     async with contextlib.AsyncExitStack() as stack:
         for guarantee, each in settings.items():
-            await stack.enter_async_context(worker(each, workdir / f"{guarantee}.log"))
+            await stack.enter_async_context(
+                in_process_worker(each, workdir / f"{guarantee}.log", ready_timeout=300)
+            )
             await pipeline_round(each, articles[:20], "warmup")
         for round_no in range(rounds):
             order = PROCESSING_GUARANTEES[:: 1 if round_no % 2 == 0 else -1]
