@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
+from _common import in_process_worker  # noqa: E402
 from throughput import DEFAULT_CORPUS, load_corpus, machine  # noqa: E402
 
 from pipeline import codec  # noqa: E402
@@ -167,27 +168,19 @@ async def main() -> None:
             )
         )
         nlp = load_nlp(settings.spacy_model)
-        with (workdir / "workers.log").open("w") as log:
-            supervisor = Supervisor(settings, log_stream=log)
-            await supervisor.start()
-            watcher = asyncio.create_task(supervisor.supervise())
-            try:
-                await supervisor.wait_ready(180)
-                await one_round(settings, broker, supervisor, articles[:20], "warmup")
-                for round_no in range(args.rounds):
-                    started = time.perf_counter()
-                    cpu, sizes, texts = await one_round(
-                        settings, broker, supervisor, articles, f"r{round_no}"
-                    )
-                    print(f"round {round_no + 1}: {time.perf_counter() - started:.1f} s")
-                    cpu_rounds.append(cpu)
-                    byte_rounds.append(sizes)
-                    ceiling.append(ceiling_cpu(nlp, texts, settings.batch_size))
-                pids = worker_processes(broker, supervisor)
-                peaks = {name: peak_rss_mib(pid) for name, pid in pids.items()}
-            finally:
-                await supervisor.stop()
-                watcher.cancel()
+        async with in_process_worker(settings, workdir / "workers.log") as supervisor:
+            await one_round(settings, broker, supervisor, articles[:20], "warmup")
+            for round_no in range(args.rounds):
+                started = time.perf_counter()
+                cpu, sizes, texts = await one_round(
+                    settings, broker, supervisor, articles, f"r{round_no}"
+                )
+                print(f"round {round_no + 1}: {time.perf_counter() - started:.1f} s")
+                cpu_rounds.append(cpu)
+                byte_rounds.append(sizes)
+                ceiling.append(ceiling_cpu(nlp, texts, settings.batch_size))
+            pids = worker_processes(broker, supervisor)
+            peaks = {name: peak_rss_mib(pid) for name, pid in pids.items()}
 
     print()
     print("| process | CPU ms per article | peak RSS MiB |")
