@@ -234,8 +234,8 @@ class Supervisor:
         return env
 
     async def _spawn(self, stage: StageProcess, *, hold: bool = False) -> None:
-        """Start a stage process; unless ``hold``, it may join its group once its models are
-        loaded."""
+        """Start a stage process; unless ``hold`` (then ``_release`` lets it go), it joins its
+        group as soon as faust is imported, while its code process loads the models."""
         output = self.log_stream if self.log_stream is not None else None
         stage.process = await asyncio.create_subprocess_exec(
             sys.executable,
