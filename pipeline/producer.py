@@ -88,9 +88,40 @@ async def end_offsets(settings: Settings, topics: Sequence[str]) -> dict[TopicPa
     await consumer.start()
     try:
         partitions = await topic_partitions(consumer, topics)
-        return await consumer.end_offsets(partitions) if partitions else {}
+        return await fetched_ends(consumer, partitions) if partitions else {}
     finally:
         await consumer.stop()
+
+
+async def fetched_ends(
+    consumer: AIOKafkaConsumer,
+    partitions: Sequence[TopicPartition],
+    *,
+    read_committed: bool = False,
+) -> dict[TopicPartition, int]:
+    """Each partition's end offset (its last stable offset when ``read_committed``), confirmed
+    by a fetch; leaves ``partitions`` assigned, at positions to be set by the caller.
+
+    Asked for a partition's end, some Kafka-compatible brokers (Tansu) answer the offset after
+    the first message of its last batch, not after its last message; the end that a fetch
+    reports is right. One fetch from just before the answer corrects it where it is short.
+    """
+    ends = dict(await consumer.end_offsets(partitions))
+    probed = [tp for tp in partitions if ends[tp] > 0]
+    if not probed:
+        return ends
+    consumer.assign(probed)
+    for tp in probed:
+        consumer.seek(tp, ends[tp] - 1)
+    fetched = consumer.last_stable_offset if read_committed else consumer.highwater
+    waiting, deadline = set(probed), asyncio.get_running_loop().time() + 5.0
+    while waiting and asyncio.get_running_loop().time() < deadline:
+        await consumer.getmany(*waiting, timeout_ms=200)
+        for tp in list(waiting):
+            if (end := fetched(tp)) is not None:
+                ends[tp] = max(ends[tp], end)
+                waiting.discard(tp)
+    return ends
 
 
 async def read_topics(
@@ -112,11 +143,12 @@ async def read_topics(
     message: a cluster's first fetches (leaders looked up, connections opened) may take longer
     than that.
     """
+    consumer_isolation = isolation_level or settings.isolation_level
     consumer = AIOKafkaConsumer(
         **client_options(settings),
         enable_auto_commit=False,
         auto_offset_reset="latest" if position == "latest" else "earliest",
-        isolation_level=isolation_level or settings.isolation_level,
+        isolation_level=consumer_isolation,
     )
     try:
         # Also after a failed start, so that no unclosed client is left behind.
@@ -124,6 +156,13 @@ async def read_topics(
         partitions = await topic_partitions(consumer, topics)
         if not partitions:
             return
+        ends = (
+            await fetched_ends(
+                consumer, partitions, read_committed=consumer_isolation == "read_committed"
+            )
+            if idle_timeout is not None
+            else {}
+        )
         unset = [tp for tp in partitions if not (start and tp in start)]
         offsets = {**await offsets_at(consumer, unset, position), **(start or {})}
         # Every position set right after `assign`, with no await between: the consumer's own
@@ -132,7 +171,6 @@ async def read_topics(
         consumer.assign(partitions)
         for tp in partitions:
             consumer.seek(tp, offsets[tp])
-        ends = await consumer.end_offsets(partitions) if idle_timeout is not None else {}
         while True:
             batches = await consumer.getmany(timeout_ms=int((idle_timeout or 1.0) * 1000))
             if not batches and idle_timeout is not None:
@@ -153,12 +191,13 @@ async def offsets_at(
     consumer: AIOKafkaConsumer, partitions: Sequence[TopicPartition], position: str | dt.datetime
 ) -> dict[TopicPartition, int]:
     """Each partition's offset at ``position``: its first message (`earliest`), its end
-    (`latest`), or its first message at or after a time (its end if there is none)."""
+    (`latest`), or its first message at or after a time (its end if there is none). May change
+    the consumer's assignment."""
     if not partitions:
         return {}
     if position == "earliest":
         return dict(await consumer.beginning_offsets(partitions))
-    ends = dict(await consumer.end_offsets(partitions))
+    ends = await fetched_ends(consumer, partitions)
     if position == "latest":
         return ends
     assert isinstance(position, dt.datetime)
