@@ -18,9 +18,11 @@ from typing import IO
 from pipeline.runtime.process import end_with_this_process
 from pipeline.settings import Settings
 
-# Tansu completes a consumer-group join after about half the session timeout,
-# so workers talking to it use a short one.
-EMBEDDED_SESSION_TIMEOUT = 6.0
+# Tansu completes a consumer-group join once half the session timeout has passed (it checks once
+# a second), so workers talking to it use a short one: 4 s joins in 2 s. The heartbeats that keep
+# a member in its group come from each stage process's consumer thread, which NER's work (in the
+# code process) does not hold up.
+EMBEDDED_SESSION_TIMEOUT = 4.0
 
 
 class BrokerError(RuntimeError):

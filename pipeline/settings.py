@@ -197,7 +197,7 @@ class Settings:
     session_timeout: float = _setting(
         10.0,
         "Consumer-group session timeout in seconds. Low values make Tansu (which completes a "
-        "join after about half of it) start fast; the demo uses 6 s there.",
+        "join after about half of it) start fast; the demo uses 4 s there.",
         group=CONSUMER,
         metavar="SECONDS",
         above=0,

@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 EXIT_FAILED = 70
 # Events that arrive at most this far apart join the same batch.
 SETTLE = 0.002
+# The most events of a stage's first batch; each batch after it may take twice as many.
+FIRST_BATCH = 4
 
 
 def _incoming(event: EventT) -> Incoming:
@@ -67,6 +69,10 @@ async def take_ready(
     seconds. While a batch is out, the stream holds the next event, as faust's does. A quiet
     stream's article waits for nothing; a busy stage gets full batches. (faust's ``noack_take``
     waits ``within`` for every batch that does not fill, at every hop.)
+
+    The first batch takes at most ``FIRST_BATCH`` events and each one after it at most twice as
+    many as the one before allowed, up to ``max_``: a worker started on a backlog sends its first
+    results after a few articles' work, not a full batch's at every stage.
     """
     buffer: list[EventT] = []
     arrived = asyncio.Event()
@@ -76,6 +82,7 @@ async def take_ready(
     idle = asyncio.Event()
     idle.set()
     loop = asyncio.get_running_loop()
+    limit = min(FIRST_BATCH, max_)
 
     async def add_to_buffer(value: Any) -> Any:
         if not idle.is_set():
@@ -101,14 +108,15 @@ async def take_ready(
                 if await stream.wait_for_stopped(arrived):  # type: ignore[arg-type]
                     break
             deadline = loop.time() + within
-            while len(buffer) < max_ and (left := deadline - loop.time()) > 0:
+            while len(buffer) < limit and (left := deadline - loop.time()) > 0:
                 arrived.clear()
                 try:
                     await asyncio.wait_for(arrived.wait(), min(SETTLE, left))
                 except TimeoutError:
                     break
-            batch = buffer[:max_]
-            del buffer[:max_]
+            batch = buffer[:limit]
+            del buffer[:limit]
+            limit = min(2 * limit, max_)
             consumed.set()
             idle.clear()
             yield batch

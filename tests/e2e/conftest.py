@@ -42,8 +42,8 @@ class BrokerUnderTest:
         if self.embedded is not None:
             return self.embedded.settings_for(settings).replace(batch_timeout=0.1)
         assert self.cluster is not None
-        # Kafka's smallest session timeout (group.min.session.timeout.ms) is 6 s as well: a
-        # killed member's partitions move that soon.
+        # Kafka's smallest session timeout (group.min.session.timeout.ms) is 6 s: a killed
+        # member's partitions move that soon.
         return settings.replace(
             broker=self.url,
             session_timeout=6.0,

@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry
 
 from pipeline.envelope import Incoming
 from pipeline.events import Article, DeadLetter, StageInfo
+from pipeline.runtime.batch_loop import FIRST_BATCH
 from pipeline.runtime.stage_app import build_app
 from tests.runtime.test_stage_app import Recorder
 from tests.stage_doubles import article_for
@@ -48,3 +49,18 @@ async def test_messages_ready_together_make_one_batch_of_at_most_the_batch_size(
         await recorder.wait_for(10)
     assert sum(stage.batches) == 10 and max(stage.batches) == 4
     assert len(stage.batches) <= 4
+
+
+async def test_batches_grow_from_a_few_messages_to_the_batch_size(settings):
+    # A worker started on a backlog sends its first results after a few articles' work.
+    stage = CountingStage()
+    stage_app = build_app(settings.replace(batch_size=16), stage, CollectorRegistry())
+    recorder = Recorder(stage_app)
+    async with stage_app.agent.test_context() as agent:
+        for n in range(60):
+            await agent.put(f"m{n}".encode(), key=f"k{n}".encode())
+        await recorder.wait_for(60)
+    assert sum(stage.batches) == 60
+    allowed = [min(FIRST_BATCH * 2**n, 16) for n in range(len(stage.batches))]
+    assert all(size <= most for size, most in zip(stage.batches, allowed, strict=True))
+    assert max(stage.batches) == 16
