@@ -49,6 +49,18 @@ SALIENCE_WEIGHTS = {"count": 0.4, "title": 0.25, "position": 0.15, "spread": 0.2
 # Nationalities and religions mostly modify what a story is about (`Saudi officials`): their
 # salience is scaled down.
 LABEL_SALIENCE = {"NORP": 0.5}
+# A news outlet cited as a source (`said KCNA`, `told The Huffington Post`) is where the story
+# comes from, not what it is about: its salience is scaled down.
+SOURCE_SALIENCE = 0.5
+_OUTLET = re.compile(
+    r"(?i)news\b|\b(?:agency|post|times|press|journal|herald|telegraph|tribune|gazette|"
+    r"guardian|radio|television|tv|broadcasting|newspaper)\b"
+)
+_CITED_AFTER = re.compile(
+    r"(?i)(?:\baccording to|\btold|\bquoting|\bsaid|\badded|\breported|\b(?:seen|cited|quoted) by)"
+    r"\s+(?:the\s+)?$"
+)
+_CITED_BEFORE = re.compile(r"^\s+(?:said|says|reported|reports|has learned|learned|added)\b")
 _HONORIFICS = frozenset({"mr", "mrs", "ms", "miss", "dr", "prof", "sir", "dame", "lord", "lady"})
 _HONORIFIC = re.compile(rf"^(?:{'|'.join(sorted(_HONORIFICS))})\s+")
 # A picture's credit: `Image: Nick Moreau`, `Photo: AP`.
@@ -491,17 +503,44 @@ def _words(text: str) -> str:
     return " " + " ".join(_WORD_CHARS.findall(text)) + " "
 
 
-def _in_title(title_words: str, shouted: bool, cluster: _Cluster, name: str, label: str) -> bool:
+def _title_spans(
+    title_words: str, shouted: bool, cluster: _Cluster, name: str, label: str
+) -> list[tuple[int, int]]:
+    """Where the entity's forms (a person's surname among them) occur in the title's words."""
     if not title_words.strip():
-        return False
+        return []
     forms = {surface_form(m.text) for m in cluster.mentions} | {name}
     if label in PERSON_LABELS:
         forms |= {f.split()[-1] for f in forms if len(f.split()) >= 2}
+    spans = []
     for form in forms:
         needle = _words(form.casefold() if shouted else form)
-        if needle.strip() and needle in title_words:
-            return True
-    return False
+        if not needle.strip():
+            continue
+        start = title_words.find(needle)
+        while start >= 0:
+            spans.append((start, start + len(needle)))
+            start = title_words.find(needle, start + 1)
+    return spans
+
+
+def _in_title(spans_by_entity: list[list[tuple[int, int]]]) -> list[bool]:
+    """Whether each entity is named in the title: by words that are not only part of a longer
+    name of another entity there (`Mohamed` of `Ahmed Mohamed` is not his father's, `North` of
+    `North Korea` not a region's)."""
+
+    def inside_another(i: int, start: int, end: int) -> bool:
+        return any(
+            other <= start and end <= other_end and other_end - other > end - start
+            for j, spans in enumerate(spans_by_entity)
+            if j != i
+            for other, other_end in spans
+        )
+
+    return [
+        any(not inside_another(i, start, end) for start, end in spans)
+        for i, spans in enumerate(spans_by_entity)
+    ]
 
 
 def canonicalize(
@@ -525,24 +564,32 @@ def canonicalize(
     title_words = _words((title.casefold() if shouted else title) if title else "")
     paragraph_starts = _paragraph_starts(text)
     captions = _caption_lines(text)
+    names = [_display_name(cluster, labels[i]) for i, cluster in enumerate(clusters)]
+    in_title = _in_title(
+        [
+            _title_spans(title_words, shouted, cluster, names[i], labels[i])
+            for i, cluster in enumerate(clusters)
+        ]
+    )
     built = []
     for i, cluster in enumerate(clusters):
-        name = _display_name(cluster, labels[i])
         mentions = sorted(
             [Mention(m.start, m.end, m.text, "name") for m in cluster.mentions]
             + [Mention(m.start, m.end, m.text, "role") for m in role_spans.get(i, [])],
             key=lambda m: m.start,
         )
-        in_title = _in_title(title_words, shouted, cluster, name, labels[i])
         counted = [m.start for m in mentions if not _in_ranges(captions, m.start)]
-        built.append(_Built(name, labels[i], mentions, in_title, counted))
+        weight = LABEL_SALIENCE.get(labels[i], 1.0)
+        if _is_cited_outlet(cluster, labels[i], text):
+            weight *= SOURCE_SALIENCE
+        built.append(_Built(names[i], labels[i], mentions, in_title[i], counted, weight))
     max_count = max((len(b.counted) for b in built), default=1)
     entities = []
     for b in built:
         counted = b.counted or [len(text)]
         spread = len({_section(paragraph_starts, s) for s in counted}) / len(paragraph_starts)
         score = salience(len(b.counted), max_count, min(counted), len(text), b.in_title, spread)
-        score = round(score * LABEL_SALIENCE.get(b.label, 1.0), 4)
+        score = round(score * b.weight, 4)
         entities.append(
             Entity(
                 name=b.name,
@@ -568,6 +615,18 @@ class _Built:
     mentions: list[Mention]
     in_title: bool
     counted: list[int]
+    weight: float  # the label's share of salience, halved for a cited news outlet
+
+
+def _is_cited_outlet(cluster: _Cluster, label: str, text: str) -> bool:
+    """A news organisation cited as a source somewhere in the article."""
+    if label != "ORG" or not any(_OUTLET.search(m.text) for m in cluster.mentions):
+        return False
+    return any(
+        _CITED_AFTER.search(text[max(0, m.start - 40) : m.start])
+        or _CITED_BEFORE.match(text[m.end : m.end + 20])
+        for m in cluster.mentions
+    )
 
 
 def _caption_lines(text: str) -> list[tuple[int, int]]:

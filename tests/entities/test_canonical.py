@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pipeline.entities import canonical
 from pipeline.entities.canonical import Span, canonicalize, is_full_name, salience, same_person
 from pipeline.entities.lexicon import AliasTable, load_titles, name_key, surface_form
 
@@ -432,3 +433,53 @@ def test_a_nationality_weighs_half_as_much_as_a_place_in_the_same_position():
     assert swiss.salience == pytest.approx(
         0.5 * salience(2, 2, 0, len(text), False, 2 / 4), abs=1e-4
     )
+
+
+def test_a_name_in_the_title_counts_for_the_entity_it_names_not_for_a_part_of_it():
+    # The title's `Ahmed Mohamed` is the boy, not his father Mohamed El-Hassan Mohamed (whose
+    # surname is part of it), nor a region called `Ahmed`.
+    text = "Ahmed Mohamed built a clock. His father Mohamed El-Hassan Mohamed spoke. Ahmed lake."
+    entities = by_name(
+        canonicalize(
+            mark(
+                text,
+                ("Ahmed Mohamed", "PERSON"),
+                ("Mohamed El-Hassan Mohamed", "PERSON"),
+                ("Ahmed", "LOC"),
+            ),
+            text,
+            title="Ahmed Mohamed inspires a movement",
+        )
+    )
+    assert entities["Ahmed Mohamed"].in_title
+    assert not entities["Mohamed El-Hassan Mohamed"].in_title
+    assert not entities["Ahmed"].in_title
+    # Alone in a title, a surname still names its person.
+    (father,) = canonicalize(
+        mark(text, ("Mohamed El-Hassan Mohamed", "PERSON")), text, title="Mohamed speaks"
+    )
+    assert father.in_title
+
+
+def test_a_news_outlet_cited_as_a_source_weighs_half(monkeypatch):
+    text = (
+        "The Korean Central News Agency covered the drills. The army was on alert, said KCNA.\n\n"
+        "The Korea Herald sent reporters to the drills. The army denied it."
+    )
+    spans = mark(
+        text, ("Korean Central News Agency", "ORG"), ("KCNA", "ORG"), ("Korea Herald", "ORG")
+    )
+    cited = by_name(canonicalize(spans, text))
+    monkeypatch.setattr(canonical, "SOURCE_SALIENCE", 1.0)
+    uncited = by_name(canonicalize(spans, text))
+    kcna = "Korean Central News Agency"
+    assert cited[kcna].count == 2
+    assert cited[kcna].salience == pytest.approx(0.5 * uncited[kcna].salience, abs=1e-4)
+    # An outlet the story is about, not citing it, keeps its weight.
+    assert cited["Korea Herald"].salience == uncited["Korea Herald"].salience > 0
+    # So does a cited organisation that is not an outlet.
+    ministry = "The army was on alert, said the Ministry. The army fired shells."
+    monkeypatch.setattr(canonical, "SOURCE_SALIENCE", 0.5)
+    (organisation,) = canonicalize(mark(ministry, ("Ministry", "ORG")), ministry)
+    at = ministry.index("Ministry")
+    assert organisation.salience == salience(1, 1, at, len(ministry), False, 1 / 4)
