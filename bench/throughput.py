@@ -68,7 +68,7 @@ from pipeline.kafka import ensure_topics, producer_options  # noqa: E402
 from pipeline.producer import end_offsets, produce, read_topics  # noqa: E402
 from pipeline.settings import ENV_PREFIX, Settings  # noqa: E402
 from pipeline.sources import read_sources  # noqa: E402
-from pipeline.stages.ner import load_nlp  # noqa: E402
+from pipeline.stages.ner import SPACY_BATCH, load_nlp  # noqa: E402
 
 DEFAULT_CORPUS = REPO.parent / "shared" / "data" / "wikinews-full"
 
@@ -348,7 +348,8 @@ async def measure(
                 env={},
             )
         )
-    model, batch_size = bases[brokers[0].kind].spacy_model, bases[brokers[0].kind].batch_size
+    # The ceilings run spaCy in groups of texts as the NER stage does.
+    model, batch_size = bases[brokers[0].kind].spacy_model, SPACY_BATCH
     nlp = load_nlp(model)
     results = []
     for r in range(rounds):

@@ -11,7 +11,15 @@ from pipeline import codec, schemas
 from pipeline.entities import repair
 from pipeline.envelope import Incoming
 from pipeline.events import Article, DeadLetter, Entity, Reason
-from pipeline.stages.ner import EntityRecognizer, NerStage, load_nlp, resolve_model
+from pipeline.stages.ner import (
+    SPACY_BATCH,
+    EntityRecognizer,
+    NerStage,
+    build_ner_stage,
+    load_nlp,
+    resolve_model,
+    unneeded_components,
+)
 
 
 @pytest.fixture(scope="module")
@@ -19,9 +27,47 @@ def recognizer() -> EntityRecognizer:
     return EntityRecognizer(load_nlp("en_core_web_sm"))
 
 
-def test_only_the_components_ner_needs_are_enabled(recognizer):
+def test_only_the_components_ner_needs_are_loaded(recognizer):
+    # Left out at load, not loaded and disabled: the tagger, parser and lemmatizer take no memory.
+    assert recognizer.nlp.component_names == ["ner", "wirestream_entity_repair"]
     assert recognizer.nlp.pipe_names == ["ner", "wirestream_entity_repair"]
     assert recognizer.info.model and recognizer.info.model_version
+
+
+def test_spacy_takes_a_stages_batch_in_small_groups(settings, monkeypatch, clean_article_bytes):
+    # A whole batch of long articles at once holds all their activations: memory, not speed.
+    stage = build_ner_stage(settings.replace(batch_size=32))
+    groups: list[int] = []
+    pipe = Language.pipe
+
+    def recording_pipe(nlp, texts, **options):
+        groups.append(options.get("batch_size"))
+        return pipe(nlp, texts, **options)
+
+    monkeypatch.setattr(Language, "pipe", recording_pipe)
+    stage.process([Incoming(value=clean_article_bytes)] * 32)
+    assert groups == [SPACY_BATCH] and SPACY_BATCH < 32
+
+
+def test_the_embedding_layer_an_entity_component_listens_to_is_kept():
+    def listening_to(upstream: str) -> dict:
+        return {"tok2vec": {"@architectures": "spacy.Tok2VecListener.v1", "upstream": upstream}}
+
+    config = {
+        "nlp": {"pipeline": ["tok2vec", "tagger", "parser", "ner", "lemmatizer"]},
+        "components": {
+            "tok2vec": {"factory": "tok2vec"},
+            "tagger": {"factory": "tagger", "model": listening_to("tok2vec")},
+            "parser": {"factory": "parser", "model": listening_to("tok2vec")},
+            "ner": {"factory": "ner", "model": listening_to("tok2vec")},
+            "lemmatizer": {"factory": "lemmatizer"},
+        },
+    }
+    assert unneeded_components(config) == ["tagger", "parser", "lemmatizer"]
+    config["components"]["ner"]["model"] = listening_to("*")
+    assert unneeded_components(config) == ["tagger", "parser", "lemmatizer"]
+    config["components"]["ner"]["model"] = {"tok2vec": {"@architectures": "spacy.Tok2Vec.v2"}}
+    assert unneeded_components(config) == ["tok2vec", "tagger", "parser", "lemmatizer"]
 
 
 def test_a_missing_model_names_the_setting():
