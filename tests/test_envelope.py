@@ -1,7 +1,11 @@
 import base64
+import gc
+import logging
+import weakref
+from collections.abc import Sequence
 
 from pipeline import codec, schemas
-from pipeline.envelope import Incoming, dead_letter, decode_article
+from pipeline.envelope import Incoming, dead_letter, decode_article, whole_or_each
 from pipeline.events import Article, Reason, Rejection
 
 
@@ -50,3 +54,30 @@ def test_article_events_whose_received_at_is_not_a_time_are_rejected(clean_artic
     assert isinstance(rejection, Rejection)
     assert rejection.reason == Reason.INVALID_EVENT
     assert "received_at" in rejection.error and "yesterday" in rejection.error
+
+
+def test_what_a_memory_error_left_in_reference_cycles_is_freed_before_the_next_try(caplog):
+    class Arrays:
+        """Stands for the arrays of work that ran out of memory, in a reference cycle."""
+
+    made: list[weakref.ref] = []
+    alive_at_each_try: list[int] = []
+
+    def run(items: Sequence[str]) -> list[str]:
+        alive_at_each_try.append(sum(ref() is not None for ref in made))
+        arrays = Arrays()
+        arrays.cycle = arrays  # type: ignore[attr-defined]  # freed by the cycle collector only
+        made.append(weakref.ref(arrays))
+        if "huge" in items:
+            raise MemoryError("over the cap")
+        return list(items)
+
+    # Warnings off: the captured log records would keep the exceptions, and their frames, alive.
+    caplog.set_level(logging.ERROR, logger="pipeline.envelope")
+    gc.disable()  # no collection but the one under test
+    try:
+        results = whole_or_each("test", ["huge", "small"], run, lambda item, exc: f"letter {item}")
+    finally:
+        gc.enable()
+    assert results == ["letter huge", "small"]
+    assert alive_at_each_try == [0, 0, 0]
