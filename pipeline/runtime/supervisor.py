@@ -25,9 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from aiohttp import web
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Gauge,
@@ -39,6 +37,7 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 
 from pipeline import __version__, codec
 from pipeline.kafka import check_transactions, ensure_topics
+from pipeline.runtime.endpoints import Endpoints
 from pipeline.runtime.stage_main import SUPERVISOR_PID_ENV
 from pipeline.settings import ENV_PREFIX, Settings
 
@@ -134,7 +133,7 @@ class Supervisor:
         # wirestream_process_resident_memory_bytes.
         ProcessCollector(registry=self.registry)
         self.port: int | None = None
-        self._runner: web.AppRunner | None = None
+        self._endpoints: Endpoints | None = None
         self._stopping = asyncio.Event()
         self._failure: BaseException | None = None
 
@@ -206,9 +205,9 @@ class Supervisor:
                 with contextlib.suppress(ProcessLookupError):
                     process.kill()
                 await process.wait()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self._endpoints is not None:
+            self._endpoints.stop()
+            self._endpoints = None
         shutil.rmtree(self.metrics_dir, ignore_errors=True)
 
     async def wait_ready(self, within: float) -> None:
@@ -321,16 +320,12 @@ class Supervisor:
         return self.is_alive() and all(self.stage_readiness().values())
 
     async def _start_http(self) -> None:
-        app = web.Application()
-        app.router.add_get("/metrics", self._metrics)
-        app.router.add_get("/healthz", self._healthz)
-        app.router.add_get("/readyz", self._readyz)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
+        endpoints = Endpoints(
+            lambda: generate_latest(self.registry), self._health, self._readiness_document
+        )
         host, port = self.settings.metrics_host, self.settings.metrics_port
-        site = web.TCPSite(self._runner, host, port)
         try:
-            await site.start()
+            self.port = endpoints.start(host, port)
         except OSError as exc:
             if exc.errno != errno.EADDRINUSE:
                 raise
@@ -339,28 +334,23 @@ class Supervisor:
                 "`wirestream worker` on this host; give each worker its own port with "
                 "--metrics-port N or WIRESTREAM_METRICS_PORT=N (0 picks a free one)"
             ) from exc
-        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
-        self.port = sockets[0].getsockname()[1] if sockets else self.settings.metrics_port
+        self._endpoints = endpoints
 
     @property
     def metrics_url(self) -> str:
         return f"http://{self.settings.metrics_host}:{self.port}/metrics"
 
-    async def _metrics(self, _: web.Request) -> web.Response:
-        body = generate_latest(self.registry)
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-    async def _healthz(self, _: web.Request) -> web.Response:
+    # The two checks run in the endpoints' threads: they only read.
+    def _health(self) -> tuple[bool, dict]:
         alive = self.is_alive()
-        return web.json_response({"alive": alive}, status=200 if alive else 503)
+        return alive, {"alive": alive}
 
-    async def _readyz(self, _: web.Request) -> web.Response:
+    def _readiness_document(self) -> tuple[bool, dict]:
         readiness = self.stage_readiness()
         ready = self.is_alive() and all(readiness.values())
         partitions = self._per_stage("wirestream_assigned_partitions")
-        body = {
+        return ready, {
             "ready": ready,
             "stages": readiness,
             "partitions": {stage: int(count) for stage, count in partitions.items()},
         }
-        return web.json_response(body, status=200 if ready else 503)
