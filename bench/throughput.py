@@ -7,10 +7,10 @@ worker plus a second `wirestream worker --stages ner`. Start-up is launch to the
 event; once the backlog is through, the same articles are pushed again, and the steady rate is
 their number over the time from the first push to the last enriched event; peak RSS is the sum
 of the peaks of every process of a worker's tree. In the same round, on the same cleaned texts,
-spaCy's `nlp.pipe` with the same components and no Kafka runs in one process, and in two
-processes at once on half the texts each: the 1- and 2-process ceilings, which no broker is
-part of. With `--broker both` each round runs the workers on both brokers (the order
-alternating between rounds) and the ceilings once.
+spaCy's `nlp.pipe` with the same components, in the NER stage's groups of texts and with no
+Kafka, runs in one process, and in two processes at once on half the texts each: the 1- and
+2-process ceilings, which no broker is part of. With `--broker both` each round runs the
+workers on both brokers (the order alternating between rounds) and the ceilings once.
 Medians of the rounds; each ratio is taken within a round. Last, latency at half load: one full
 worker is offered articles one at a time at half its median steady rate (with both brokers,
 half the slower one's, on each); latency is the enriched message's broker timestamp minus the
