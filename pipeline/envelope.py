@@ -126,12 +126,7 @@ def whole_or_each(
     try:
         return run(batch)
     except errors as exc:
-        out_of_memory = isinstance(exc, MemoryError)
-        alone = [letter(batch[0], exc)] if len(batch) == 1 else None
-        if alone is None:
-            log.warning(
-                "%s: a batch of %d failed (%r); redoing it one by one", what, len(batch), exc
-            )
+        alone, out_of_memory = _batch_failed(what, batch, letter, exc)
     free_after(out_of_memory)
     if alone is not None:
         return alone
@@ -141,9 +136,7 @@ def whole_or_each(
         try:
             results.extend(run([item]))
         except errors as exc:
-            log.warning("%s: an item failed alone and is dead-lettered: %r", what, exc)
-            results.append(letter(item, exc))
-            out_of_memory = isinstance(exc, MemoryError)
+            out_of_memory = _item_failed(what, item, letter, exc, results)
         free_after(out_of_memory)
     return results
 
@@ -159,12 +152,7 @@ async def whole_or_each_async(
     try:
         return await run(batch)
     except errors as exc:
-        out_of_memory = isinstance(exc, MemoryError)
-        alone = [letter(batch[0], exc)] if len(batch) == 1 else None
-        if alone is None:
-            log.warning(
-                "%s: a batch of %d failed (%r); redoing it one by one", what, len(batch), exc
-            )
+        alone, out_of_memory = _batch_failed(what, batch, letter, exc)
     free_after(out_of_memory)
     if alone is not None:
         return alone
@@ -174,11 +162,28 @@ async def whole_or_each_async(
         try:
             results.extend(await run([item]))
         except errors as exc:
-            log.warning("%s: an item failed alone and is dead-lettered: %r", what, exc)
-            results.append(letter(item, exc))
-            out_of_memory = isinstance(exc, MemoryError)
+            out_of_memory = _item_failed(what, item, letter, exc, results)
         free_after(out_of_memory)
     return results
+
+
+def _batch_failed(
+    what: str, batch: Sequence[T], letter: Callable[[T, Exception], R], exc: Exception
+) -> tuple[list[R] | None, bool]:
+    """A lone item's dead letter (None: redo the items one by one), and whether memory ran out."""
+    if len(batch) == 1:
+        return [letter(batch[0], exc)], isinstance(exc, MemoryError)
+    log.warning("%s: a batch of %d failed (%r); redoing it one by one", what, len(batch), exc)
+    return None, isinstance(exc, MemoryError)
+
+
+def _item_failed(
+    what: str, item: T, letter: Callable[[T, Exception], R], exc: Exception, results: list[R]
+) -> bool:
+    """The item's dead letter added to ``results``; whether memory ran out."""
+    log.warning("%s: an item failed alone and is dead-lettered: %r", what, exc)
+    results.append(letter(item, exc))
+    return isinstance(exc, MemoryError)
 
 
 def decode_article(message: Incoming) -> Article | Rejection:
