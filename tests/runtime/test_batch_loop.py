@@ -39,28 +39,28 @@ async def test_a_lone_message_does_not_wait_for_the_batch_window(settings):
         assert time.perf_counter() - started < 1.0
 
 
-async def test_messages_ready_together_make_one_batch_of_at_most_the_batch_size(settings):
+async def batch_sizes(settings, messages: int, batch_size: int) -> list[int]:
+    """The sizes of the batches a stage takes of ``messages`` put one after the other."""
     stage = CountingStage()
-    stage_app = build_app(settings.replace(batch_size=4), stage, CollectorRegistry())
+    stage_app = build_app(settings.replace(batch_size=batch_size), stage, CollectorRegistry())
     recorder = Recorder(stage_app)
     async with stage_app.agent.test_context() as agent:
-        for n in range(10):
+        for n in range(messages):
             await agent.put(f"m{n}".encode(), key=f"k{n}".encode())
-        await recorder.wait_for(10)
-    assert sum(stage.batches) == 10 and max(stage.batches) == 4
-    assert len(stage.batches) <= 4
+        await recorder.wait_for(messages)
+    return stage.batches
+
+
+async def test_messages_ready_together_make_one_batch_of_at_most_the_batch_size(settings):
+    batches = await batch_sizes(settings, 10, batch_size=4)
+    assert sum(batches) == 10 and max(batches) == 4
+    assert len(batches) <= 4
 
 
 async def test_batches_grow_from_a_few_messages_to_the_batch_size(settings):
     # A worker started on a backlog sends its first results after a few articles' work.
-    stage = CountingStage()
-    stage_app = build_app(settings.replace(batch_size=16), stage, CollectorRegistry())
-    recorder = Recorder(stage_app)
-    async with stage_app.agent.test_context() as agent:
-        for n in range(60):
-            await agent.put(f"m{n}".encode(), key=f"k{n}".encode())
-        await recorder.wait_for(60)
-    assert sum(stage.batches) == 60
-    allowed = [min(FIRST_BATCH * 2**n, 16) for n in range(len(stage.batches))]
-    assert all(size <= most for size, most in zip(stage.batches, allowed, strict=True))
-    assert max(stage.batches) == 16
+    batches = await batch_sizes(settings, 60, batch_size=16)
+    assert sum(batches) == 60
+    allowed = [min(FIRST_BATCH * 2**n, 16) for n in range(len(batches))]
+    assert all(size <= most for size, most in zip(batches, allowed, strict=True))
+    assert max(batches) == 16
