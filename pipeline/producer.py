@@ -94,13 +94,11 @@ async def end_offsets(settings: Settings, topics: Sequence[str]) -> dict[TopicPa
 
 
 async def fetched_ends(
-    consumer: AIOKafkaConsumer,
-    partitions: Sequence[TopicPartition],
-    *,
-    read_committed: bool = False,
+    consumer: AIOKafkaConsumer, partitions: Sequence[TopicPartition]
 ) -> dict[TopicPartition, int]:
-    """Each partition's end offset (its last stable offset when ``read_committed``), confirmed
-    by a fetch; leaves ``partitions`` assigned, at positions to be set by the caller.
+    """Each partition's end offset as the consumer's isolation level sees it (the last stable
+    offset for `read_committed`), confirmed by a fetch; leaves ``partitions`` assigned, at
+    positions to be set by the caller.
 
     Asked for a partition's end, some Kafka-compatible brokers (Tansu) answer the offset after
     the first message of its last batch, not after its last message; the end that a fetch
@@ -113,6 +111,8 @@ async def fetched_ends(
     consumer.assign(probed)
     for tp in probed:
         consumer.seek(tp, ends[tp] - 1)
+    # The consumer's own setting (aiokafka keeps it private), as its `end_offsets` above uses.
+    read_committed = consumer._isolation_level == "read_committed"
     fetched = consumer.last_stable_offset if read_committed else consumer.highwater
     waiting, deadline = set(probed), asyncio.get_running_loop().time() + 5.0
     while waiting and asyncio.get_running_loop().time() < deadline:
@@ -143,12 +143,11 @@ async def read_topics(
     message: a cluster's first fetches (leaders looked up, connections opened) may take longer
     than that.
     """
-    consumer_isolation = isolation_level or settings.isolation_level
     consumer = AIOKafkaConsumer(
         **client_options(settings),
         enable_auto_commit=False,
         auto_offset_reset="latest" if position == "latest" else "earliest",
-        isolation_level=consumer_isolation,
+        isolation_level=isolation_level or settings.isolation_level,
     )
     try:
         # Also after a failed start, so that no unclosed client is left behind.
@@ -156,13 +155,7 @@ async def read_topics(
         partitions = await topic_partitions(consumer, topics)
         if not partitions:
             return
-        ends = (
-            await fetched_ends(
-                consumer, partitions, read_committed=consumer_isolation == "read_committed"
-            )
-            if idle_timeout is not None
-            else {}
-        )
+        ends = await fetched_ends(consumer, partitions) if idle_timeout is not None else {}
         unset = [tp for tp in partitions if not (start and tp in start)]
         offsets = {**await offsets_at(consumer, unset, position), **(start or {})}
         # Every position set right after `assign`, with no await between: the consumer's own
