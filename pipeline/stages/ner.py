@@ -80,27 +80,20 @@ def _listened_to(block: object) -> set[str]:
     return set()
 
 
-def _config_path(model: str) -> Path | None:
-    """The config.cfg of a model given as a path or as an installed package."""
+def _config_path(model: str) -> Path:
+    """The config.cfg of a model given as a path or as an installed package (its data folder)."""
     folder = Path(model)
     if not folder.exists():
         spec = importlib.util.find_spec(model)
         if spec is None or spec.origin is None:
-            return None
+            raise OSError(f"spaCy model {model!r} is neither a path nor an installed package")
         folder = Path(spec.origin).parent
-    if (folder / "config.cfg").exists():
-        return folder / "config.cfg"
-    return next(folder.glob("*/config.cfg"), None)  # a package keeps its data in name-version/
-
-
-def ner_components(nlp: Language) -> list[str]:
-    """Components NER depends on: entity components and the embedding layers they listen to."""
-    wanted = {name for name in nlp.pipe_names if name in {"ner", "entity_ruler", "span_ruler"}}
-    for name, component in nlp.pipeline:
-        listeners = getattr(component, "listener_map", {})
-        if any(consumer in wanted for consumer in listeners):
-            wanted.add(name)
-    return [name for name in nlp.pipe_names if name in wanted]
+    found = folder / "config.cfg"
+    if not found.exists():  # a package keeps its data in name-version/
+        found = next(folder.glob("*/config.cfg"), found)
+    if not found.exists():
+        raise OSError(f"spaCy model {model!r} has no config.cfg")
+    return found
 
 
 def read_patterns(path: Path) -> list[dict]:
@@ -120,16 +113,13 @@ def read_patterns(path: Path) -> list[dict]:
 
 
 def load_nlp(model: str, *, patterns: Path | None = None, repair_labels: bool = True) -> Language:
-    """Load a spaCy pipeline by package name or path with only the NER components enabled,
+    """Load a spaCy pipeline by package name or path with only the components NER uses,
     then Wirestream's label repair and, last so they win, the user's EntityRuler patterns."""
     resolved = resolve_model(model)
-    config = _config_path(resolved)
-    unneeded = unneeded_components(spacy.util.load_config(config)) if config else []
+    unneeded = unneeded_components(spacy.util.load_config(_config_path(resolved)))
     nlp = spacy.load(resolved, exclude=unneeded)
     if "ner" not in nlp.pipe_names:
         raise OSError(f"spaCy model {model!r} has no 'ner' component")
-    keep = set(ner_components(nlp))
-    nlp.select_pipes(disable=[name for name in nlp.pipe_names if name not in keep])
     if repair_labels:
         nlp.add_pipe(repair.COMPONENT, after="ner")
     if patterns is not None:
