@@ -115,15 +115,8 @@ async def in_process_worker(
     """A worker's supervisor run in this process (its stage processes as children), ready;
     stopped on exit. Its processes' output is appended to ``log``."""
     with log.open("a") as stream:
-        supervisor = Supervisor(settings, log_stream=stream)
-        await supervisor.start()
-        watcher = asyncio.create_task(supervisor.supervise())
-        try:
-            await supervisor.wait_ready(ready_timeout)
+        async with Supervisor(settings, log_stream=stream).running(ready_timeout) as supervisor:
             yield supervisor
-        finally:
-            await supervisor.stop()
-            await watcher
 
 
 class WorkerDied(RuntimeError):

@@ -20,7 +20,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -175,6 +175,19 @@ class Supervisor:
             await self.stop()
         if self._failure:
             raise self._failure
+
+    @contextlib.asynccontextmanager
+    async def running(self, ready_within: float) -> AsyncIterator[Supervisor]:
+        """Started, supervised and ready, within this process's event loop (a test's, a
+        benchmark's); stopped on exit."""
+        await self.start()
+        watcher = asyncio.create_task(self.supervise())
+        try:
+            await self.wait_ready(ready_within)
+            yield self
+        finally:
+            await self.stop()
+            await watcher
 
     async def supervise(self) -> None:
         while not self._stopping.is_set():

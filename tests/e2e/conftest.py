@@ -114,15 +114,8 @@ def e2e_settings(settings: Settings, broker: BrokerUnderTest) -> Settings:
 async def running_worker(settings: Settings, log_dir: Path, name: str) -> AsyncIterator[Supervisor]:
     """A `wirestream worker` (supervisor and stage processes), ready, stopped on exit."""
     with (log_dir / f"{name}.log").open("w", encoding="utf-8") as log:
-        supervisor = Supervisor(settings, log_stream=log)
-        await supervisor.start()
-        watcher = asyncio.create_task(supervisor.supervise())
-        try:
-            await supervisor.wait_ready(READY_TIMEOUT)
+        async with Supervisor(settings, log_stream=log).running(READY_TIMEOUT) as supervisor:
             yield supervisor
-        finally:
-            await supervisor.stop()
-            await watcher
 
 
 async def collect(
